@@ -1,0 +1,3 @@
+"""jaxgen: image generation research in JAX/Flax."""
+
+__version__ = "0.1.0"

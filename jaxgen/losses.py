@@ -1,0 +1,180 @@
+"""Pure, unreduced, shape-checked losses (optax style: hyperparameters are keyword-only).
+
+Callers reduce; a loss never averages over the batch, so per-example values stay available
+for evaluation (likelihoods, bits per dimension) and for importance weighting.
+"""
+
+import math
+from typing import Callable, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from jaxgen import registry
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _sum_per_example(x: jax.Array) -> jax.Array:
+  """[B, ...] -> [B]: sums every axis but the leading batch axis."""
+  return jnp.sum(x, axis=tuple(range(1, x.ndim)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Diagonal Gaussians (latent variables). Reduce over the last axis only, so they apply to
+# [B, D] latents as well as to [K, B, D] importance samples or [T, B, D] DRAW steps.
+# ---------------------------------------------------------------------------------------------
+
+
+def gaussian_kl(mean: jax.Array, logvar: jax.Array) -> jax.Array:
+  """KL(N(mean, exp(logvar)) || N(0, I)) in nats, closed form, summed over the last axis."""
+  chex.assert_equal_shape([mean, logvar])
+  return 0.5 * jnp.sum(jnp.exp(logvar) + jnp.square(mean) - 1.0 - logvar, axis=-1)
+
+
+def gaussian_kl_two(mean1: jax.Array, logvar1: jax.Array, mean2: jax.Array,
+                    logvar2: jax.Array) -> jax.Array:
+  """KL(N(mean1, exp(logvar1)) || N(mean2, exp(logvar2))) in nats, summed over the last axis."""
+  chex.assert_equal_shape([mean1, logvar1, mean2, logvar2])
+  return 0.5 * jnp.sum(
+      logvar2 - logvar1 + (jnp.exp(logvar1) + jnp.square(mean1 - mean2)) * jnp.exp(-logvar2)
+      - 1.0, axis=-1)
+
+
+def gaussian_log_prob(x: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.Array:
+  """log N(x; mean, exp(logvar)) in nats, summed over the last axis."""
+  chex.assert_equal_shape([x, mean, logvar])
+  return -0.5 * jnp.sum(_LOG_2PI + logvar + jnp.square(x - mean) * jnp.exp(-logvar), axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reconstruction likelihoods p(x|z): per-example negative log-likelihood in nats, summed over
+# every pixel dimension ([B, H, W, C] -> [B]).
+# ---------------------------------------------------------------------------------------------
+
+
+def bernoulli_nll(logits: jax.Array, x: jax.Array) -> jax.Array:
+  """-log Bernoulli(x; sigmoid(logits)) for binary x in {0, 1}.
+
+  For x in (0, 1) this is the binary cross-entropy, which is not a normalised likelihood.
+  """
+  chex.assert_equal_shape([logits, x])
+  log_p = x * jax.nn.log_sigmoid(logits) + (1.0 - x) * jax.nn.log_sigmoid(-logits)
+  return -_sum_per_example(log_p)
+
+
+def discretized_logistic_nll(params: tuple[jax.Array, jax.Array], x: jax.Array, *,
+                             num_bins: int = 256) -> jax.Array:
+  """-log P(x) under a logistic(mean, exp(log_scale)) integrated over x's bin.
+
+  x lies on the `num_bins`-level grid of [-1, 1] (bin width 2 / (num_bins - 1)); the two edge
+  bins extend to -inf and +inf, so the probabilities of all bins sum to one (Salimans et al.
+  2017, PixelCNN++; Kingma et al. 2016, IAF). params = (mean, log_scale), each shaped like x.
+  """
+  mean, log_scale = params
+  chex.assert_equal_shape([mean, log_scale, x])
+  half_bin = 1.0 / (num_bins - 1)
+  inv_scale = jnp.exp(-log_scale)
+  upper = jnp.where(x > 1.0 - half_bin, jnp.inf, (x - mean + half_bin) * inv_scale)
+  lower = jnp.where(x < -1.0 + half_bin, -jnp.inf, (x - mean - half_bin) * inv_scale)
+  # sigmoid(u) - sigmoid(l) = sigmoid(u) * sigmoid(-l) * (1 - exp(l - u)): stable in float32
+  # for narrow bins far in either tail, where subtracting two CDFs would cancel to zero.
+  log_p = (jax.nn.log_sigmoid(upper) + jax.nn.log_sigmoid(-lower)
+           + jnp.log(-jnp.expm1(lower - upper)))
+  return -_sum_per_example(log_p)
+
+
+def gaussian_nll(params: tuple[jax.Array, jax.Array], x: jax.Array) -> jax.Array:
+  """-log N(x; mean, exp(log_scale)^2) for continuous x; params = (mean, log_scale).
+
+  A density, not a probability: on dequantized data (x + uniform noise of bin width Δ) its nats
+  bound discrete nats only after adding the dequantization correction D·log(1/Δ) per example
+  (D pixel dimensions; Δ = 2/256 for data in [-1, 1]). Without it, values are not comparable
+  to the discrete likelihoods above and may be negative.
+  """
+  mean, log_scale = params
+  chex.assert_equal_shape([mean, log_scale, x])
+  log_p = -0.5 * (_LOG_2PI + jnp.square((x - mean) * jnp.exp(-log_scale))) - log_scale
+  return -_sum_per_example(log_p)
+
+
+# ---------------------------------------------------------------------------------------------
+# Likelihoods by name: how a decoder's output tensor becomes p(x|z).
+# ---------------------------------------------------------------------------------------------
+
+
+class Likelihood(NamedTuple):
+  """A decoder likelihood p(x|z), chosen by `config.loss`.
+
+  Every function takes `out`, the raw decoder output of shape [B, H, W, C * params_per_channel]:
+  the parameters are `params_per_channel` consecutive blocks of C channels along the last axis
+  (e.g. [means | log_scales]; see `split_params`), so a decoder only needs to know the count.
+
+    nll(out, x) -> [B]: negative log-likelihood of images x [B, H, W, C] in nats.
+    params_per_channel: decoder output channels per image channel.
+    mean(out) -> [B, H, W, C] float32 in [0, 1]: the image to display.
+    sample(key, out) -> [B, H, W, C] float32 in [0, 1]: a draw from p(x|z), in display range.
+  """
+  nll: Callable[[jax.Array, jax.Array], jax.Array]
+  params_per_channel: int
+  mean: Callable[[jax.Array], jax.Array]
+  sample: Callable[[jax.Array, jax.Array], jax.Array]
+
+
+def split_params(out: jax.Array, num: int) -> tuple[jax.Array, ...]:
+  """[..., C * num] -> `num` arrays of [..., C], in the block layout `Likelihood` documents."""
+  return tuple(jnp.split(out, num, axis=-1))
+
+
+def _to_unit(x: jax.Array) -> jax.Array:
+  """[-1, 1] data scale -> [0, 1] display scale, clipping what a density puts outside."""
+  return (jnp.clip(x, -1.0, 1.0) + 1.0) / 2.0
+
+
+def _logistic_sample(key: jax.Array, out: jax.Array) -> jax.Array:
+  mean, log_scale = split_params(out, 2)
+  u = jax.random.uniform(key, mean.shape, minval=1e-5, maxval=1.0 - 1e-5)
+  x = mean + jnp.exp(log_scale) * (jnp.log(u) - jnp.log1p(-u))
+  return jnp.round(_to_unit(x) * 255.0) / 255.0  # clipping = the edge bins; round = the grid
+
+
+def _gaussian_sample(key: jax.Array, out: jax.Array) -> jax.Array:
+  mean, log_scale = split_params(out, 2)
+  return _to_unit(mean + jnp.exp(log_scale) * jax.random.normal(key, mean.shape))
+
+
+BERNOULLI = Likelihood(
+    nll=bernoulli_nll,
+    params_per_channel=1,
+    mean=jax.nn.sigmoid,
+    sample=lambda key, out: jax.random.bernoulli(key, jax.nn.sigmoid(out)).astype(jnp.float32))
+
+# Data in [-1, 1] on the 256-level grid. The displayed mean is the logistic's location clipped
+# to [-1, 1] (the edge bins make the exact mean differ only near the edges).
+DISCRETIZED_LOGISTIC = Likelihood(
+    nll=lambda out, x: discretized_logistic_nll(split_params(out, 2), x),
+    params_per_channel=2,
+    mean=lambda out: _to_unit(split_params(out, 2)[0]),
+    sample=_logistic_sample)
+
+# Dequantized data in [-1, 1]; see `gaussian_nll` for what its nats mean.
+GAUSSIAN = Likelihood(
+    nll=lambda out, x: gaussian_nll(split_params(out, 2), x),
+    params_per_channel=2,
+    mean=lambda out: _to_unit(split_params(out, 2)[0]),
+    sample=_gaussian_sample)
+
+LIKELIHOODS = {
+    "bernoulli": BERNOULLI,
+    "discretized_logistic": DISCRETIZED_LOGISTIC,
+    "gaussian": GAUSSIAN,
+}
+
+
+def get_likelihood(name: str) -> Likelihood:
+  """A name from LIKELIHOODS, or "module:attribute" naming a user's `Likelihood`."""
+  likelihood = registry.resolve(name, LIKELIHOODS, kind="likelihood")
+  if not isinstance(likelihood, Likelihood):
+    raise TypeError(f"likelihood {name!r} is a {type(likelihood).__name__}, not a Likelihood")
+  return likelihood

@@ -1,0 +1,14 @@
+"""Model families as `Method`s, chosen by `config.method`."""
+
+import ml_collections
+
+from jaxgen import registry
+from jaxgen.methods import vae
+from jaxgen.methods.base import DataSpec, Method
+
+METHODS = {"vae": vae.make}
+
+
+def get(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
+  """The method `config.method` names (or a "module:make" path), built for `spec`."""
+  return registry.resolve(config.method, METHODS, kind="method")(config, spec)

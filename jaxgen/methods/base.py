@@ -1,0 +1,51 @@
+"""The seam between the trainer and the model families.
+
+A method is a bundle of pure functions over a `TrainState` pytree (in the spirit of optax's
+`GradientTransformation`). The trainer jits `train_step` once with the state donated and knows
+nothing else about the family.
+
+Batches reaching a method are dicts of device arrays, already preprocessed by the data
+pipeline: ``{"image": float32 [B, H, W, C], "label": int32 [B]}``.
+"""
+
+from typing import Any, Callable, NamedTuple
+
+import flax
+import jax
+
+PRNGKey = jax.Array
+Batch = dict[str, jax.Array]
+Metrics = dict[str, jax.Array]
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything a run needs to continue: a pytree, so it checkpoints and shards as one.
+
+  `params` and `opt_state` are dicts keyed by network name (e.g. "vae", or "generator" and
+  "discriminator"); `collections` holds mutable Flax collections such as batch_stats;
+  `ema_params` mirrors `params` where a method keeps an exponential moving average.
+  """
+  step: jax.Array
+  params: dict[str, Any]
+  opt_state: dict[str, Any]
+  collections: dict[str, Any]
+  ema_params: dict[str, Any] | None = None
+
+
+class Method(NamedTuple):
+  """init(key, batch) -> state; train_step(state, batch, key) -> (state, scalar metrics);
+  eval_step(state, batch, key) -> per-example metrics, each of shape [B];
+  sample(state, key, num, labels) -> float32 images in [0, 1], shape [num, H, W, C];
+  reconstruct(state, batch, key) -> float32 images in [0, 1] (None where a family has none)."""
+  init: Callable[[PRNGKey, Batch], TrainState]
+  train_step: Callable[[TrainState, Batch, PRNGKey], tuple[TrainState, Metrics]]
+  eval_step: Callable[[TrainState, Batch, PRNGKey], Metrics]
+  sample: Callable[..., jax.Array]
+  reconstruct: Callable[[TrainState, Batch, PRNGKey], jax.Array] | None = None
+
+
+class DataSpec(NamedTuple):
+  """What a method needs to know about its data to build its networks."""
+  image_shape: tuple[int, int, int]  # (H, W, C) after preprocessing (padding included)
+  num_classes: int

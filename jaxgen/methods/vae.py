@@ -1,0 +1,136 @@
+"""VAE and β-VAE (Kingma & Welling 2014; Higgins et al. 2017) as a `Method`.
+
+Config keys read (all declared in `default_method_config`):
+  model.name, model.latent_dim, model.hidden (mlp), model.features (conv)  -> jaxgen.models.vae
+  loss: likelihood name, see jaxgen.losses.LIKELIHOODS (sets the data range the batch must have:
+        bernoulli {0, 1}; discretized_logistic and gaussian [-1, 1])
+  beta: weight of the KL term in the training loss (evaluation always uses β = 1)
+  optimizer: see jaxgen.optim.default_config
+  eval.iwae_k: importance samples for the IWAE bound (0: skip); eval.iwae_chunk: samples decoded
+        at once, which bounds memory without changing the result
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from jaxgen import losses
+from jaxgen import optim
+from jaxgen.methods.base import Batch, DataSpec, Method, Metrics, PRNGKey, TrainState
+from jaxgen.models import vae as vae_models
+
+
+def default_method_config() -> ml_collections.ConfigDict:
+  """Every key `make` reads, with defaults: the classic MLP VAE on binarized MNIST."""
+  return ml_collections.ConfigDict(dict(
+      model=dict(name="mlp", latent_dim=50, hidden=(256, 256), features=(32, 64, 128)),
+      loss="bernoulli",
+      beta=1.0,
+      optimizer=optim.default_config(),
+      eval=dict(iwae_k=0, iwae_chunk=500),
+  ))
+
+
+def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
+  likelihood = losses.get_likelihood(config.loss)
+  height, width, channels = spec.image_shape
+  model = vae_models.make(
+      config.model, (height, width, channels * likelihood.params_per_channel))
+  tx = optim.make(config.optimizer)
+  latent_dim = config.model.latent_dim
+  beta = config.beta
+  iwae_k, iwae_chunk = config.eval.iwae_k, config.eval.iwae_chunk
+  nats_to_bpd = 1.0 / (height * width * channels * math.log(2.0))
+
+  def decode(params, z):
+    return model.apply({"params": params}, z, method="decode")
+
+  def elbo_terms(params, x, key):
+    """Per-example (recon NLL, KL) with one reparameterized sample of q(z|x)."""
+    eps = jax.random.normal(key, (x.shape[0], latent_dim))
+    out, mean, logvar = model.apply({"params": params}, x, eps)
+    return likelihood.nll(out, x), losses.gaussian_kl(mean, logvar)
+
+  def init(key: PRNGKey, batch: Batch) -> TrainState:
+    x = batch["image"]
+    params = model.init(key, x, jnp.zeros((x.shape[0], latent_dim)))["params"]
+    return TrainState(step=jnp.zeros((), jnp.int32), params={"vae": params},
+                      opt_state={"vae": tx.init(params)}, collections={})
+
+  def train_step(state: TrainState, batch: Batch, key: PRNGKey) -> tuple[TrainState, Metrics]:
+    def loss_fn(params):
+      recon, kl = elbo_terms(params, batch["image"], key)  # `key` has a single use: the latent
+      recon, kl = jnp.mean(recon), jnp.mean(kl)
+      return recon + beta * kl, (recon, kl)
+
+    params = state.params["vae"]
+    (loss, (recon, kl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    updates, opt_state = tx.update(grads, state.opt_state["vae"], params)
+    new_params = optax.apply_updates(params, updates)
+    metrics = dict(loss=loss, recon=recon, kl=kl, l2_grads=optax.tree.norm(grads),
+                   l2_params=optax.tree.norm(new_params),
+                   l2_updates=optax.tree.norm(updates))
+    new_state = state.replace(step=state.step + 1, params={"vae": new_params},
+                              opt_state={"vae": opt_state})
+    return new_state, metrics
+
+  def iwae_nll(params, x, key):
+    """-log (1/k) Σ_i p(x, z_i) / q(z_i|x), decoding `iwae_chunk` samples at a time.
+
+    Sample i's noise comes from fold_in(key, i), so the estimate does not depend on the chunk
+    size; the last chunk is padded and its surplus samples get weight zero (log w = -inf).
+    The log-sum-exp is streamed across chunks, so memory is O(chunk · B), not O(k · B).
+    """
+    mean, logvar = model.apply({"params": params}, x, method="encode")
+    batch_size = x.shape[0]
+    chunk = min(iwae_chunk, iwae_k)
+    num_chunks = -(-iwae_k // chunk)
+    x_rep = jnp.broadcast_to(x, (chunk, *x.shape)).reshape(chunk * batch_size, *x.shape[1:])
+    mean_rep = jnp.broadcast_to(mean, (chunk, *mean.shape))
+    logvar_rep = jnp.broadcast_to(logvar, (chunk, *logvar.shape))
+
+    def chunk_logsumexp(acc, index):
+      sample_ids = index * chunk + jnp.arange(chunk)
+      eps = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), mean.shape))(
+          sample_ids)
+      z = mean_rep + jnp.exp(0.5 * logvar_rep) * eps  # [chunk, B, latent]
+      out = decode(params, z.reshape(chunk * batch_size, latent_dim))
+      log_px_z = -likelihood.nll(out, x_rep).reshape(chunk, batch_size)
+      log_pz = losses.gaussian_log_prob(z, jnp.zeros_like(z), jnp.zeros_like(z))
+      log_qz = losses.gaussian_log_prob(z, mean_rep, logvar_rep)
+      log_w = jnp.where((sample_ids < iwae_k)[:, None], log_px_z + log_pz - log_qz, -jnp.inf)
+      return jnp.logaddexp(acc, jax.nn.logsumexp(log_w, axis=0)), None
+
+    acc, _ = jax.lax.scan(chunk_logsumexp, jnp.full((batch_size,), -jnp.inf),
+                          jnp.arange(num_chunks))
+    return math.log(iwae_k) - acc
+
+  def eval_step(state: TrainState, batch: Batch, key: PRNGKey) -> Metrics:
+    params, x = state.params["vae"], batch["image"]
+    elbo_key, iwae_key = jax.random.split(key)
+    recon, kl = elbo_terms(params, x, elbo_key)
+    neg_elbo = recon + kl
+    metrics = dict(neg_elbo=neg_elbo, recon=recon, kl=kl, neg_elbo_bpd=neg_elbo * nats_to_bpd)
+    if iwae_k > 0:
+      nll = iwae_nll(params, x, iwae_key)
+      metrics.update(iwae_nll=nll, iwae_bpd=nll * nats_to_bpd)
+    return metrics
+
+  def sample(state: TrainState, key: PRNGKey, num: int, labels=None) -> jax.Array:
+    """Decodes z ~ N(0, I) and returns the likelihood's mean image; `labels` is unused."""
+    del labels
+    z = jax.random.normal(key, (num, latent_dim))
+    return likelihood.mean(decode(state.params["vae"], z)).astype(jnp.float32)
+
+  def reconstruct(state: TrainState, batch: Batch, key: PRNGKey) -> jax.Array:
+    """Mean image of the decoder at one sample of q(z|x)."""
+    x = batch["image"]
+    eps = jax.random.normal(key, (x.shape[0], latent_dim))
+    out, _, _ = model.apply({"params": state.params["vae"]}, x, eps)
+    return likelihood.mean(out).astype(jnp.float32)
+
+  return Method(init=init, train_step=train_step, eval_step=eval_step, sample=sample,
+                reconstruct=reconstruct)

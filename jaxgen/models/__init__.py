@@ -1,0 +1,1 @@
+"""Flax linen modules only: networks, no losses, optimizers or randomness policy."""

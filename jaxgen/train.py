@@ -1,0 +1,258 @@
+"""The one state-passing trainer. It knows the Method contract and nothing of any family.
+
+One jitted step (state donated) gathers its batch on the device, preprocesses it with a key
+folded from the step, and calls `method.train_step`. Everything that decides which numbers a
+step sees — batch order, binarization noise, the method's noise — is a function of
+(config.seed, step), so a run resumed from a checkpoint continues bit-identically.
+"""
+
+import logging
+import os
+import signal
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+from tqdm import tqdm
+
+from jaxgen import checkpoint, config as config_lib, distributed, images, methods, prng
+from jaxgen import data as data_lib
+from jaxgen.data import loader as loader_lib
+from jaxgen.methods.base import DataSpec
+
+
+class NonFiniteLossError(FloatingPointError):
+  pass
+
+
+class Run:
+  """What a trainer, sampler or evaluator needs for one config: data spec, method, mesh,
+  keys, the jitted functions and the checkpoints. Built identically by every entry point."""
+
+  def __init__(self, config: ml_collections.ConfigDict, workdir: str):
+    distributed.initialize(config.distributed)
+    self.config, self.workdir = config, workdir
+    self.mesh = jax.make_mesh((jax.device_count(),), ("data",),
+                              axis_types=(jax.sharding.AxisType.Auto,))
+    self.replicated = NamedSharding(self.mesh, P())
+    root = prng.root_key(config.seed)
+    self.keys = {name: prng.stream(root, name) for name in prng.STREAMS}
+    self._datasets = {}
+    spec_ds = self.dataset(config.data.train_split)
+    h, w, c = spec_ds.images.shape[1:]
+    if config.data.pad_to:
+      h = w = config.data.pad_to
+    self.spec = DataSpec(image_shape=(h, w, c), num_classes=spec_ds.num_classes)
+    self.method = methods.get(config, self.spec)
+    self.checkpoints = checkpoint.Checkpoints(workdir, keep=config.keep_checkpoints)
+    self._init = jax.jit(self.method.init, out_shardings=self.replicated)
+    self._sample = jax.jit(self.method.sample, static_argnums=2, out_shardings=self.replicated)
+
+  def dataset(self, split: str) -> data_lib.Dataset:
+    if split not in self._datasets:
+      d = self.config.data
+      self._datasets[split] = data_lib.load(d.name, split, data_dir=d.data_dir or None,
+                                            download=d.download)
+    return self._datasets[split]
+
+  def preprocess(self, raw, key):
+    """uint8 batch -> the float batch a method sees (inside jit)."""
+    image = data_lib.preprocess(raw["image"], key, self.config.data.preprocess)
+    if self.config.data.pad_to:
+      image = data_lib.pad_to(image, self.config.data.pad_to)
+    return {"image": image, "label": raw["label"]}
+
+  def _dummy_batch(self):
+    b = self.config.batch_size
+    return {"image": jnp.zeros((b, *self.spec.image_shape), jnp.float32),
+            "label": jnp.zeros((b,), jnp.int32)}
+
+  def init_state(self):
+    return self._init(self.keys["init"], self._dummy_batch())
+
+  def abstract_state(self):
+    shapes = jax.eval_shape(self.method.init, self.keys["init"], self._dummy_batch())
+    return checkpoint.abstract(shapes, self.replicated)
+
+  def restore_or_init(self, step: int | None = None):
+    if step is None and self.checkpoints.latest_step() is None:
+      return self.init_state()
+    return self.checkpoints.restore(self.abstract_state(), step)
+
+  def sample(self, state, seed: int, num: int) -> np.ndarray:
+    """float images in [0, 1]; the same (state, seed, num) gives the same pixels."""
+    key = jax.random.fold_in(prng.stream(prng.root_key(seed), "sample"), 0)
+    return np.asarray(jax.device_get(self._sample(state, key, num)))
+
+  def evaluate(self, state, split: str, num_examples: int = -1) -> dict[str, float]:
+    """Mean of the method's per-example eval metrics over a split, in fixed order."""
+    ds = self.dataset(split)
+    n = len(ds.images) if num_examples < 0 else min(num_examples, len(ds.images))
+    bs = self.config.eval.batch_size
+    if bs % self.mesh.size:
+      raise ValueError(f"config.eval.batch_size={bs} is not divisible by {self.mesh.size} devices")
+    pre_key, method_key = (jax.random.fold_in(self.keys["eval"], i) for i in range(2))
+
+    @jax.jit
+    def eval_sums(state, raw, i):
+      batch = self.preprocess(raw, jax.random.fold_in(pre_key, i))
+      metrics = self.method.eval_step(state, batch, jax.random.fold_in(method_key, i))
+      mask = raw["mask"]
+      return {k: jnp.sum(jnp.where(mask, v, 0.0)) for k, v in metrics.items()}
+
+    totals = None
+    batches = loader_lib.eval_batches(ds.images[:n], ds.labels[:n], bs, self.mesh)
+    for i, raw in enumerate(batches):
+      sums = eval_sums(state, raw, i)
+      totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
+    return {k: float(v) / n for k, v in jax.device_get(totals).items()}
+
+
+class _StopSignal:
+  """SIGINT/SIGTERM ask the loop to checkpoint and stop at the next step boundary."""
+
+  def __init__(self):
+    self.requested = None
+    self._previous = {}
+
+  def __enter__(self):
+    for sig in (signal.SIGINT, signal.SIGTERM):
+      self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    del frame
+    self.requested = signal.Signals(signum).name
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+def _due(step: int, every: int, last: int) -> bool:
+  return step == last or (every > 0 and step % every == 0)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
+  """Trains `config` in `workdir`, resuming from its latest checkpoint; returns the final
+  state and a summary (last train and eval metrics, step-function compile count)."""
+  jax.config.update("jax_threefry_partitionable", True)
+  run = Run(config, workdir)
+  is_main = jax.process_index() == 0
+  if is_main:
+    config_lib.save(config, workdir)
+  from jaxgen.writers import MetricWriter
+  writer = MetricWriter(workdir, enabled=is_main)
+
+  train_ds = run.dataset(config.data.train_split)
+  loader = loader_lib.make_loader(train_ds.images, train_ds.labels, config.batch_size, run.mesh,
+                                  jax.random.fold_in(run.keys["data"], 0), config.data.on_device)
+  pre_key = jax.random.fold_in(run.keys["data"], 1)
+  traces = []
+
+  def train_step(state, inputs):
+    traces.append(None)  # runs once per trace: a retrace would show up in the summary
+    raw = loader.select(inputs, state.step)
+    batch = run.preprocess(raw, jax.random.fold_in(pre_key, state.step))
+    return run.method.train_step(state, batch, jax.random.fold_in(run.keys["train"], state.step))
+
+  step_fn = jax.jit(train_step, donate_argnums=0, out_shardings=run.replicated)
+
+  state = run.restore_or_init()
+  step = int(jax.device_get(state.step))
+  if step:
+    logging.info("resuming from the checkpoint at step %d in %s", step, workdir)
+  last = config.num_steps
+  pending, summary = [], {"train": {}, "eval": {}}
+  t_last, step_last = time.perf_counter(), step
+
+  def flush():
+    """Reads the metrics of the steps since the last flush (one host sync) and logs them."""
+    nonlocal pending, t_last, step_last
+    if not pending:
+      return
+    steps, values = zip(*pending)
+    values = jax.device_get(values)
+    pending = []
+    for s, m in zip(steps, values):
+      if not np.isfinite(m["loss"]):
+        raise NonFiniteLossError(
+            f"non-finite loss ({m['loss']}) at step {s}; stopping. The last good checkpoint "
+            f"(step {run.checkpoints.latest_step()}) in {workdir} is kept.")
+    means = {f"train/{k}": float(np.mean([m[k] for m in values])) for k in values[0]}
+    now = time.perf_counter()
+    means["train/images_per_sec"] = (steps[-1] - step_last) * config.batch_size / (now - t_last)
+    t_last, step_last = now, steps[-1]
+    writer.write_scalars(steps[-1], means)
+    summary["train"] = means
+    bar.set_postfix(loss=f"{means['train/loss']:.3f}",
+                    img_s=f"{means['train/images_per_sec']:.0f}", refresh=False)
+
+  bar = tqdm(total=last, initial=step, unit="step", disable=not is_main, dynamic_ncols=True)
+  try:
+    with _StopSignal() as stop:
+      while step < last and not stop.requested:
+        state, metrics = step_fn(state, loader.inputs(step))
+        step += 1
+        bar.update(1)
+        pending.append((step, metrics))
+        due = {name: _due(step, every, last) for name, every in (
+            ("log", config.log_every), ("eval", config.eval_every),
+            ("sample", config.sample_every), ("checkpoint", config.checkpoint_every))}
+        if stop.requested:
+          due["checkpoint"] = True
+        if any(due.values()):
+          flush()  # before a checkpoint too: never save a state whose loss went non-finite
+        if due["eval"]:
+          scores = run.evaluate(state, config.data.eval_split, config.eval.num_examples)
+          summary["eval"] = {f"eval/{k}": v for k, v in scores.items()}
+          writer.write_scalars(step, summary["eval"])
+        if due["sample"]:
+          _write_grids(run, state, step, workdir, is_main)
+        if due["checkpoint"]:
+          run.checkpoints.save(step, state)
+        if due["eval"] or due["sample"] or due["checkpoint"]:
+          t_last = time.perf_counter()  # images/s counts training only
+      if stop.requested:
+        logging.warning("%s received: checkpoint saved at step %d in %s", stop.requested, step,
+                        workdir)
+  finally:
+    bar.close()
+    run.checkpoints.close()
+    writer.close()
+  summary["compiles"] = len(traces)
+  summary["step"] = step
+  return state, summary
+
+
+def _write_grids(run: Run, state, step: int, workdir: str, is_main: bool):
+  """Samples (from the config seed's sample stream) and reconstructions of eval images."""
+  config = run.config
+  samples = run.sample(state, config.seed, config.num_samples)
+  if is_main:
+    images.save_png(os.path.join(workdir, "samples", f"step_{step:06d}.png"), samples,
+                    config=config, step=step, seed=config.seed)
+  if run.method.reconstruct is None:
+    return
+  ds = run.dataset(config.data.eval_split)
+  n = config.num_samples // 2 - config.num_samples // 2 % run.mesh.size
+  raw = next(loader_lib.eval_batches(ds.images[:n], ds.labels[:n], n, run.mesh))
+  key = jax.random.fold_in(run.keys["sample"], 1)
+
+  @jax.jit
+  def recon(state, raw):
+    out = run.method.reconstruct(state, run.preprocess(raw, key), key)
+    inputs = raw["image"].astype(jnp.float32) / 255.0
+    if config.data.pad_to:
+      inputs = data_lib.pad_to(inputs, config.data.pad_to)
+    pairs = jnp.stack([inputs, out], 1).reshape(-1, *out.shape[1:])
+    return jax.lax.with_sharding_constraint(pairs, run.replicated)
+
+  pairs = np.asarray(jax.device_get(recon(state, raw)))
+  if is_main:
+    images.save_png(os.path.join(workdir, "samples", f"recon_step_{step:06d}.png"),
+                    np.clip(pairs, 0.0, 1.0), config=config, step=step, seed=config.seed,
+                    kind="reconstructions: input, reconstruction")

@@ -1,0 +1,33 @@
+"""Metrics to `metrics.jsonl` and TensorBoard events in the workdir; silent off process 0."""
+
+import json
+import os
+
+import numpy as np
+
+
+class MetricWriter:
+
+  def __init__(self, workdir: str, *, enabled: bool = True):
+    self._enabled = enabled
+    if not enabled:
+      return
+    from tensorboardX import SummaryWriter
+    os.makedirs(workdir, exist_ok=True)
+    self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
+    self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+
+  def write_scalars(self, step: int, scalars: dict[str, float]):
+    if not self._enabled:
+      return
+    scalars = {k: float(np.asarray(v)) for k, v in scalars.items()}
+    self._jsonl.write(json.dumps({"step": step, **scalars}) + "\n")
+    self._jsonl.flush()
+    for k, v in scalars.items():
+      self._tb.add_scalar(k, v, step)
+    self._tb.flush()
+
+  def close(self):
+    if self._enabled:
+      self._jsonl.close()
+      self._tb.close()
