@@ -50,6 +50,8 @@ class Run:
     self.checkpoints = checkpoint.Checkpoints(workdir, keep=config.keep_checkpoints)
     self._init = jax.jit(self.method.init, out_shardings=self.replicated)
     self._sample = jax.jit(self.method.sample, static_argnums=2, out_shardings=self.replicated)
+    self._eval_sums = jax.jit(self._eval_sums_impl)
+    self._reconstruct = jax.jit(self._reconstruct_impl, out_shardings=self.replicated)
 
   def dataset(self, split: str) -> data_lib.Dataset:
     if split not in self._datasets:
@@ -87,6 +89,30 @@ class Run:
     key = jax.random.fold_in(prng.stream(prng.root_key(seed), "sample"), 0)
     return np.asarray(jax.device_get(self._sample(state, key, num)))
 
+  def _eval_sums_impl(self, state, raw, i):
+    """Sums over the unmasked examples of one eval batch; batch i has its own keys."""
+    pre_key, method_key = (jax.random.fold_in(self.keys["eval"], j) for j in range(2))
+    batch = self.preprocess(raw, jax.random.fold_in(pre_key, i))
+    metrics = self.method.eval_step(state, batch, jax.random.fold_in(method_key, i))
+    return {k: jnp.sum(jnp.where(raw["mask"], v, 0.0)) for k, v in metrics.items()}
+
+  def _reconstruct_impl(self, state, raw):
+    """Pairs (input, reconstruction) of eval images, as one [2N, H, W, C] array in [0, 1]."""
+    pre_key, method_key = (jax.random.fold_in(self.keys["sample"], j) for j in (1, 2))
+    out = self.method.reconstruct(state, self.preprocess(raw, pre_key), method_key)
+    inputs = raw["image"].astype(jnp.float32) / 255.0
+    if self.config.data.pad_to:
+      inputs = data_lib.pad_to(inputs, self.config.data.pad_to)
+    return jnp.stack([inputs, out], 1).reshape(-1, *out.shape[1:])
+
+  def reconstructions(self, state, num: int) -> np.ndarray:
+    """The first `num` eval images (rounded to a multiple of the device count) each followed
+    by its reconstruction."""
+    ds = self.dataset(self.config.data.eval_split)
+    n = max(self.mesh.size, num - num % self.mesh.size)
+    raw = next(loader_lib.eval_batches(ds.images[:n], ds.labels[:n], n, self.mesh))
+    return np.clip(np.asarray(jax.device_get(self._reconstruct(state, raw))), 0.0, 1.0)
+
   def evaluate(self, state, split: str, num_examples: int = -1) -> dict[str, float]:
     """Mean of the method's per-example eval metrics over a split, in fixed order."""
     ds = self.dataset(split)
@@ -94,19 +120,10 @@ class Run:
     bs = self.config.eval.batch_size
     if bs % self.mesh.size:
       raise ValueError(f"config.eval.batch_size={bs} is not divisible by {self.mesh.size} devices")
-    pre_key, method_key = (jax.random.fold_in(self.keys["eval"], i) for i in range(2))
-
-    @jax.jit
-    def eval_sums(state, raw, i):
-      batch = self.preprocess(raw, jax.random.fold_in(pre_key, i))
-      metrics = self.method.eval_step(state, batch, jax.random.fold_in(method_key, i))
-      mask = raw["mask"]
-      return {k: jnp.sum(jnp.where(mask, v, 0.0)) for k, v in metrics.items()}
-
     totals = None
     batches = loader_lib.eval_batches(ds.images[:n], ds.labels[:n], bs, self.mesh)
     for i, raw in enumerate(batches):
-      sums = eval_sums(state, raw, i)
+      sums = self._eval_sums(state, raw, i)
       totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
     return {k: float(v) / n for k, v in jax.device_get(totals).items()}
 
@@ -194,7 +211,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   bar = tqdm(total=last, initial=step, unit="step", disable=not is_main, dynamic_ncols=True)
   try:
     with _StopSignal() as stop:
-      while step < last and not stop.requested:
+      while step < last:
         state, metrics = step_fn(state, loader.inputs(step))
         step += 1
         bar.update(1)
@@ -202,8 +219,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         due = {name: _due(step, every, last) for name, every in (
             ("log", config.log_every), ("eval", config.eval_every),
             ("sample", config.sample_every), ("checkpoint", config.checkpoint_every))}
-        if stop.requested:
-          due["checkpoint"] = True
+        stopping = stop.requested  # read once: a signal between two reads must not skip the save
+        due["checkpoint"] |= bool(stopping)
         if any(due.values()):
           flush()  # before a checkpoint too: never save a state whose loss went non-finite
         if due["eval"]:
@@ -216,7 +233,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
           run.checkpoints.save(step, state)
         if due["eval"] or due["sample"] or due["checkpoint"]:
           t_last = time.perf_counter()  # images/s counts training only
-      if stop.requested:
+        if stopping:
+          break
+      if step < last:
         logging.warning("%s received: checkpoint saved at step %d in %s", stop.requested, step,
                         workdir)
   finally:
@@ -237,22 +256,8 @@ def _write_grids(run: Run, state, step: int, workdir: str, is_main: bool):
                     config=config, step=step, seed=config.seed)
   if run.method.reconstruct is None:
     return
-  ds = run.dataset(config.data.eval_split)
-  n = config.num_samples // 2 - config.num_samples // 2 % run.mesh.size
-  raw = next(loader_lib.eval_batches(ds.images[:n], ds.labels[:n], n, run.mesh))
-  key = jax.random.fold_in(run.keys["sample"], 1)
-
-  @jax.jit
-  def recon(state, raw):
-    out = run.method.reconstruct(state, run.preprocess(raw, key), key)
-    inputs = raw["image"].astype(jnp.float32) / 255.0
-    if config.data.pad_to:
-      inputs = data_lib.pad_to(inputs, config.data.pad_to)
-    pairs = jnp.stack([inputs, out], 1).reshape(-1, *out.shape[1:])
-    return jax.lax.with_sharding_constraint(pairs, run.replicated)
-
-  pairs = np.asarray(jax.device_get(recon(state, raw)))
+  pairs = run.reconstructions(state, config.num_samples // 2)
   if is_main:
     images.save_png(os.path.join(workdir, "samples", f"recon_step_{step:06d}.png"),
-                    np.clip(pairs, 0.0, 1.0), config=config, step=step, seed=config.seed,
+                    pairs, config=config, step=step, seed=config.seed,
                     kind="reconstructions: input, reconstruction")

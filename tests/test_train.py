@@ -67,7 +67,7 @@ def test_resume_is_bit_identical(tmp_path, tiny_fmnist):
 def test_sigterm_checkpoints_then_resume_is_bit_identical(tmp_path, tiny_fmnist):
   """A run killed by SIGTERM saves a checkpoint where it stopped; resuming it ends on the
   same parameters as a run that was never interrupted."""
-  steps = 3000
+  steps = 1000
   workdir = tmp_path / "killed"
   args = ["train.py", "--config", "configs/vae_fashion_mnist.py:tiny", "--workdir", str(workdir),
           f"--config.num_steps={steps}", "--config.data.train_split=train[:512]",

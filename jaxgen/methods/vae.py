@@ -3,7 +3,8 @@
 Config keys read (all declared in `default_method_config`):
   model.name, model.latent_dim, model.hidden (mlp), model.features (conv)  -> jaxgen.models.vae
   loss: likelihood name, see jaxgen.losses.LIKELIHOODS (sets the data range the batch must have:
-        bernoulli {0, 1}; discretized_logistic and gaussian [-1, 1])
+        bernoulli {0, 1}; discretized_logistic and gaussian [-1, 1]; gaussian's nats and bits
+        are of a density, see jaxgen.losses.gaussian_nll)
   beta: weight of the KL term in the training loss (evaluation always uses β = 1)
   optimizer: see jaxgen.optim.default_config
   eval.iwae_k: importance samples for the IWAE bound (0: skip); eval.iwae_chunk: samples decoded
@@ -43,6 +44,8 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
   latent_dim = config.model.latent_dim
   beta = config.beta
   iwae_k, iwae_chunk = config.eval.iwae_k, config.eval.iwae_chunk
+  if iwae_k > 0 and iwae_chunk < 1:
+    raise ValueError(f"eval.iwae_chunk must be >= 1 when eval.iwae_k > 0, got {iwae_chunk}")
   nats_to_bpd = 1.0 / (height * width * channels * math.log(2.0))
 
   def decode(params, z):

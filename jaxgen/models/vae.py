@@ -93,8 +93,8 @@ class VAE(nn.Module):
 
 
 def mlp(c: ml_collections.ConfigDict, out_shape: tuple[int, int, int]) -> VAE:
-  """Kingma & Welling (2014)'s layout, 784 -> 256 -> 256 -> (mean, logvar) and back, with ReLU
-  instead of their tanh hidden units (trains faster, and is what later baselines use)."""
+  """The classic MLP VAE: 784 -> 256 -> 256 -> (mean, logvar) and mirrored back for hidden =
+  (256, 256) on MNIST, with ReLU hidden units rather than Kingma & Welling (2014)'s tanh."""
   hidden = tuple(c.hidden)
   return VAE(MLPEncoder(hidden, c.latent_dim), MLPDecoder(hidden, tuple(out_shape)))
 
