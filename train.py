@@ -7,9 +7,12 @@ Re-running with the same workdir resumes from its latest checkpoint.
 """
 
 import json
+import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
+
+from jaxgen import writers
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Path to a config file (path.py[:arg]).",
@@ -23,10 +26,14 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   from jaxgen import train
   logging.info("config:\n%s", FLAGS.config)
-  _, summary = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  try:
+    _, summary = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  except train.NonFiniteLossError as e:
+    sys.exit(f"error: {e}")
   print(json.dumps({k: summary[k] for k in ("step", "train", "eval")}, indent=1))
 
 
 if __name__ == "__main__":
+  writers.quiet_library_logs()
   logging.set_verbosity(logging.INFO)
   app.run(main)

@@ -31,13 +31,10 @@ def get_config(arg: str = ""):
     if variant == "tiny":
       c.data.train_split = "train[:256]"
       c.data.eval_split = "test[:64]"
+      config_lib.tiny_schedule(c, steps=4)
       c.model.latent_dim = 4
       c.model.features = (8, 16, 16)
-      c.batch_size = 32
-      c.num_steps = 4
-      c.log_every = 2
-      c.eval_every = c.sample_every = c.checkpoint_every = 4
-      c.eval.batch_size = 32
+      c.batch_size = c.eval.batch_size = 32
       c.num_samples = 8
     else:
       raise ValueError(f"unknown variant {variant!r} of conv_vae_cifar10; expected tiny")

@@ -42,16 +42,11 @@ def get_config(arg: str = ""):
     if variant == "tiny":
       c.data.train_split = "test[:1024]"
       c.data.eval_split = "test[8000:8256]"
+      config_lib.tiny_schedule(c)
       c.model.hidden = (32, 32)
       c.model.latent_dim = 4
-      c.batch_size = 64
-      c.num_steps = 20
-      c.log_every = 5
-      c.eval_every = c.sample_every = c.checkpoint_every = 10
-      c.eval.batch_size = 128
       c.eval.iwae_k = 8
       c.eval.iwae_chunk = 4
-      c.num_samples = 16
     elif variant != "heldout":
       raise ValueError(f"unknown variant {variant!r} of vae_mnist; expected heldout or tiny")
   return c

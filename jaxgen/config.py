@@ -49,6 +49,18 @@ def base() -> ml_collections.ConfigDict:
   return c
 
 
+def tiny_schedule(c: ml_collections.ConfigDict, *, steps: int = 20) -> ml_collections.ConfigDict:
+  """The trainer side of a `tiny` variant: a few steps that still log, evaluate, sample and
+  checkpoint (twice), in seconds on a CPU. Configs shrink their model and data themselves."""
+  c.batch_size = 64
+  c.num_steps = steps
+  c.log_every = max(1, steps // 4)
+  c.eval_every = c.sample_every = c.checkpoint_every = max(1, steps // 2)
+  c.eval.batch_size = 128
+  c.num_samples = 16
+  return c
+
+
 def save(config: ml_collections.ConfigDict, workdir: str) -> None:
   os.makedirs(workdir, exist_ok=True)
   with open(os.path.join(workdir, "config.json"), "w") as f:

@@ -11,6 +11,8 @@ import os
 
 from absl import app, flags, logging
 
+from jaxgen import writers
+
 flags.DEFINE_string("workdir", None, "A jaxgen workdir (config.json + checkpoints/).")
 flags.DEFINE_string("split", None, "Split to evaluate; default config.data.eval_split.")
 flags.DEFINE_integer("num", -1, "Number of examples; -1 = the whole split.")
@@ -29,9 +31,7 @@ def main(argv):
       raise app.UsageError(f"--iwae_k: method {config.method!r} has no importance-weighted bound")
     config.eval.iwae_k = FLAGS.iwae_k
   run = train.Run(config, FLAGS.workdir)
-  if run.checkpoints.latest_step() is None:
-    raise app.UsageError(f"{FLAGS.workdir}/checkpoints holds no checkpoint to evaluate")
-  state = run.restore_or_init(FLAGS.step)
+  state = run.restore(FLAGS.step)
   step = int(state.step)
   split = FLAGS.split or config.data.eval_split
   scores = run.evaluate(state, split, FLAGS.num)
@@ -50,4 +50,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  writers.quiet_library_logs()
   app.run(main)

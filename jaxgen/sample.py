@@ -8,6 +8,8 @@ import os
 import numpy as np
 from absl import app, flags, logging
 
+from jaxgen import writers
+
 flags.DEFINE_string("workdir", None, "A jaxgen workdir (config.json + checkpoints/).")
 flags.DEFINE_integer("num", 64, "Number of images.")
 flags.DEFINE_integer("seed", 0, "Sampling seed.")
@@ -23,9 +25,7 @@ def main(argv):
   from jaxgen import config as config_lib, images, train
   config = config_lib.load_from_workdir(FLAGS.workdir)
   run = train.Run(config, FLAGS.workdir)
-  if run.checkpoints.latest_step() is None:
-    raise app.UsageError(f"{FLAGS.workdir}/checkpoints holds no checkpoint to sample from")
-  state = run.restore_or_init(FLAGS.step)
+  state = run.restore(FLAGS.step)
   step = int(state.step)
   samples = run.sample(state, FLAGS.seed, FLAGS.num)
   out = FLAGS.out or os.path.join(FLAGS.workdir, "samples", f"sample_seed{FLAGS.seed}.png")
@@ -37,4 +37,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  writers.quiet_library_logs()
   app.run(main)

@@ -34,6 +34,8 @@ class Run:
 
   def __init__(self, config: ml_collections.ConfigDict, workdir: str):
     distributed.initialize(config.distributed)
+    # Random bits independent of how arrays are sharded: 1 device and N give the same numbers.
+    jax.config.update("jax_threefry_partitionable", True)
     self.config, self.workdir = config, workdir
     self.mesh = jax.make_mesh((jax.device_count(),), ("data",),
                               axis_types=(jax.sharding.AxisType.Auto,))
@@ -52,6 +54,12 @@ class Run:
     self._sample = jax.jit(self.method.sample, static_argnums=2, out_shardings=self.replicated)
     self._eval_sums = jax.jit(self._eval_sums_impl)
     self._reconstruct = jax.jit(self._reconstruct_impl, out_shardings=self.replicated)
+
+  def restore(self, step: int | None = None):
+    """The checkpointed state at `step` (default: the latest); an error if there is none."""
+    if self.checkpoints.latest_step() is None:
+      raise FileNotFoundError(f"{self.workdir}/checkpoints holds no checkpoint")
+    return self.checkpoints.restore(self.abstract_state(), step)
 
   def dataset(self, split: str) -> data_lib.Dataset:
     if split not in self._datasets:
@@ -79,10 +87,8 @@ class Run:
     shapes = jax.eval_shape(self.method.init, self.keys["init"], self._dummy_batch())
     return checkpoint.abstract(shapes, self.replicated)
 
-  def restore_or_init(self, step: int | None = None):
-    if step is None and self.checkpoints.latest_step() is None:
-      return self.init_state()
-    return self.checkpoints.restore(self.abstract_state(), step)
+  def restore_or_init(self):
+    return self.init_state() if self.checkpoints.latest_step() is None else self.restore()
 
   def sample(self, state, seed: int, num: int) -> np.ndarray:
     """float images in [0, 1]; the same (state, seed, num) gives the same pixels."""
@@ -156,7 +162,6 @@ def _due(step: int, every: int, last: int) -> bool:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   """Trains `config` in `workdir`, resuming from its latest checkpoint; returns the final
   state and a summary (last train and eval metrics, step-function compile count)."""
-  jax.config.update("jax_threefry_partitionable", True)
   run = Run(config, workdir)
   is_main = jax.process_index() == 0
   if is_main:

@@ -1,6 +1,7 @@
 """Metrics to `metrics.jsonl` and TensorBoard events in the workdir; silent off process 0."""
 
 import json
+import logging
 import os
 
 import numpy as np
@@ -31,3 +32,16 @@ class MetricWriter:
     if self._enabled:
       self._jsonl.close()
       self._tb.close()
+
+
+class _LibraryInfoFilter(logging.Filter):
+  """Drops INFO and DEBUG records of chatty libraries (orbax logs every step of a save)."""
+
+  def filter(self, record):
+    return record.levelno >= logging.WARNING or "/orbax/" not in record.pathname
+
+
+def quiet_library_logs() -> None:
+  """For the command-line tools: keep jaxgen's INFO lines, drop orbax's."""
+  from absl import logging as absl_logging
+  absl_logging.get_absl_handler().addFilter(_LibraryInfoFilter())

@@ -34,7 +34,7 @@ def params_of(config, workdir, step=None):
   """The parameters of a workdir's checkpoint, restored on this process's devices."""
   from jaxgen import train
   run = train.Run(config, workdir)
-  state = run.restore_or_init(step)
+  state = run.restore(step)
   run.checkpoints.close()
   return jax.device_get(state.params)
 
