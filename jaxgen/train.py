@@ -44,10 +44,10 @@ class Run:
     self.keys = {name: prng.stream(root, name) for name in prng.STREAMS}
     self._datasets = {}
     spec_ds = self.dataset(config.data.train_split)
-    h, w, c = spec_ds.images.shape[1:]
+    shape = tuple(spec_ds.images.shape[1:])  # (H, W, C); (2,) for toy_ring's points
     if config.data.pad_to:
-      h = w = config.data.pad_to
-    self.spec = DataSpec(image_shape=(h, w, c), num_classes=spec_ds.num_classes)
+      shape = (config.data.pad_to, config.data.pad_to, *shape[2:])
+    self.spec = DataSpec(image_shape=shape, num_classes=spec_ds.num_classes)
     self.method = methods.get(config, self.spec)
     self.checkpoints = checkpoint.Checkpoints(workdir, keep=config.keep_checkpoints)
     self._init = jax.jit(self.method.init, out_shardings=self.replicated)

@@ -47,5 +47,5 @@ class Method(NamedTuple):
 
 class DataSpec(NamedTuple):
   """What a method needs to know about its data to build its networks."""
-  image_shape: tuple[int, int, int]  # (H, W, C) after preprocessing (padding included)
+  image_shape: tuple[int, ...]  # (H, W, C) after preprocessing (padding included); (2,) for points
   num_classes: int
