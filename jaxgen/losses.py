@@ -10,6 +10,7 @@ from typing import Callable, NamedTuple
 import chex
 import jax
 import jax.numpy as jnp
+import optax
 
 from jaxgen import registry
 
@@ -178,3 +179,135 @@ def get_likelihood(name: str) -> Likelihood:
   if not isinstance(likelihood, Likelihood):
     raise TypeError(f"likelihood {name!r} is a {type(likelihood).__name__}, not a Likelihood")
   return likelihood
+
+
+# ---------------------------------------------------------------------------------------------
+# GAN losses on discriminator logits (pre-sigmoid outputs for the log losses, raw scores for
+# least squares, hinge and Wasserstein). Discriminator losses take (real, fake) logits of
+# shape [B] each and return [B]; generator losses take fake logits [B] and return [B].
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_logits(*logits: jax.Array) -> None:
+  """One score per example: a [B, 1] discriminator output would silently broadcast against a
+  [B] one into [B, B]."""
+  chex.assert_rank(logits, 1)
+  chex.assert_equal_shape(logits)
+
+
+def minimax_d(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+  """-log D(x) - log(1 - D(G(z))) with D = sigmoid(logits) (Goodfellow et al. 2014)."""
+  _check_logits(real_logits, fake_logits)
+  return jax.nn.softplus(-real_logits) + jax.nn.softplus(fake_logits)
+
+
+def minimax_g(fake_logits: jax.Array) -> jax.Array:
+  """log(1 - D(G(z))): the saturating generator loss of the minimax game, computed as
+  -softplus(logits). Its gradient, -D(G(z)), vanishes where D rejects the fakes confidently,
+  which is why `non_saturating_g` is used in practice."""
+  _check_logits(fake_logits)
+  return -jax.nn.softplus(fake_logits)
+
+
+def non_saturating_g(fake_logits: jax.Array) -> jax.Array:
+  """-log D(G(z)) (Goodfellow et al. 2014, section 3): the same fixed point as the minimax
+  loss, with gradients -(1 - D(G(z))) that are strongest where the fakes are rejected."""
+  _check_logits(fake_logits)
+  return jax.nn.softplus(-fake_logits)
+
+
+def lsgan_d(real_logits: jax.Array, fake_logits: jax.Array, *, a: float = 0.0,
+            b: float = 1.0) -> jax.Array:
+  """½(D(x) - b)² + ½(D(G(z)) - a)² (Mao et al. 2017, eq. 2; a=0, b=1: fake 0, real 1)."""
+  _check_logits(real_logits, fake_logits)
+  return 0.5 * jnp.square(real_logits - b) + 0.5 * jnp.square(fake_logits - a)
+
+
+def lsgan_g(fake_logits: jax.Array, *, c: float = 1.0) -> jax.Array:
+  """½(D(G(z)) - c)²: the generator wants its fakes scored as real (c = b = 1)."""
+  _check_logits(fake_logits)
+  return 0.5 * jnp.square(fake_logits - c)
+
+
+def hinge_d(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+  """relu(1 - D(x)) + relu(1 + D(G(z))) (Lim & Ye 2017; Miyato et al. 2018)."""
+  _check_logits(real_logits, fake_logits)
+  return jax.nn.relu(1.0 - real_logits) + jax.nn.relu(1.0 + fake_logits)
+
+
+def hinge_g(fake_logits: jax.Array) -> jax.Array:
+  """-D(G(z)): the generator side of the hinge loss."""
+  _check_logits(fake_logits)
+  return -fake_logits
+
+
+def wasserstein_d(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+  """D(G(z)) - D(x): the critic's negated Kantorovich-Rubinstein estimate (Arjovsky et al.
+  2017). Meaningful only for a (softly) 1-Lipschitz critic, e.g. with `gradient_penalty`."""
+  _check_logits(real_logits, fake_logits)
+  return fake_logits - real_logits
+
+
+def wasserstein_g(fake_logits: jax.Array) -> jax.Array:
+  """-D(G(z))."""
+  _check_logits(fake_logits)
+  return -fake_logits
+
+
+def _input_grads(critic_fn: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
+  """∇ₓ of each example's critic score, [B, ...]. Differentiates the sum over the batch, which
+  equals the per-example gradients when the critic scores examples independently (no batch
+  norm in train mode; Gulrajani et al. 2017 use layer norm in the critic for this reason)."""
+  def total(inputs):
+    scores = critic_fn(inputs)
+    chex.assert_shape(scores, (x.shape[0],))
+    return jnp.sum(scores)
+  return jax.grad(total)(x)
+
+
+def gradient_penalty(critic_fn: Callable[[jax.Array], jax.Array], real: jax.Array,
+                     fake: jax.Array, key: jax.Array, *, target: float = 1.0) -> jax.Array:
+  """(‖∇ D(x̂)‖₂ - target)² at x̂ = εx + (1 - ε)x̃, ε ~ U[0, 1] per example (WGAN-GP,
+  Gulrajani et al. 2017, eq. 3). critic_fn: [B, ...] -> [B]. Returns [B]; the caller weighs
+  it (λ = 10 in the paper). The norm is `optax.safe_norm`, whose gradient at a zero input
+  gradient is 0 rather than NaN."""
+  chex.assert_equal_shape([real, fake])
+  eps = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1), dtype=real.dtype)
+  grads = _input_grads(critic_fn, eps * real + (1.0 - eps) * fake)
+  norms = optax.safe_norm(grads.reshape(grads.shape[0], -1), 0.0, axis=-1)
+  return jnp.square(norms - target)
+
+
+def r1_penalty(critic_fn: Callable[[jax.Array], jax.Array], real: jax.Array) -> jax.Array:
+  """‖∇ₓ D(x)‖₂² on real data (Mescheder et al. 2018, R1), [B]; papers weigh it by γ/2."""
+  grads = _input_grads(critic_fn, real)
+  return _sum_per_example(jnp.square(grads))
+
+
+class GanLoss(NamedTuple):
+  """A discriminator/generator loss pair, chosen by `config.loss`.
+
+    d(real_logits, fake_logits) -> [B]: the discriminator's loss.
+    g(fake_logits) -> [B]: the generator's loss.
+    gradient_penalty: whether the method adds `gradient_penalty` to d (weight gan.gp_weight).
+  """
+  d: Callable[[jax.Array, jax.Array], jax.Array]
+  g: Callable[[jax.Array], jax.Array]
+  gradient_penalty: bool
+
+
+GAN_LOSSES = {
+    "minimax": GanLoss(minimax_d, minimax_g, False),
+    "non_saturating": GanLoss(minimax_d, non_saturating_g, False),
+    "lsgan": GanLoss(lsgan_d, lsgan_g, False),
+    "hinge": GanLoss(hinge_d, hinge_g, False),
+    "wgan_gp": GanLoss(wasserstein_d, wasserstein_g, True),
+}
+
+
+def get_gan_loss(name: str) -> GanLoss:
+  """A name from GAN_LOSSES, or "module:attribute" naming a user's `GanLoss`."""
+  loss = registry.resolve(name, GAN_LOSSES, kind="GAN loss")
+  if not isinstance(loss, GanLoss):
+    raise TypeError(f"GAN loss {name!r} is a {type(loss).__name__}, not a GanLoss")
+  return loss

@@ -3,10 +3,10 @@
 import ml_collections
 
 from jaxgen import registry
-from jaxgen.methods import vae
+from jaxgen.methods import gan, vae
 from jaxgen.methods.base import DataSpec, Method
 
-METHODS = {"vae": vae.make}
+METHODS = {"gan": gan.make, "vae": vae.make}
 
 
 def get(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:

@@ -1,0 +1,256 @@
+"""GANs (Goodfellow et al. 2014) as a `Method`: MLP GAN, DCGAN, LSGAN, hinge, WGAN-GP, cGAN.
+
+Config keys read (all declared in `default_method_config`):
+  model.*: the generator and discriminator, see jaxgen.models.gan (model.latent_dim is the size
+        of z ~ N(0, I); model.conditional feeds labels to both networks)
+  loss: a discriminator/generator loss pair, see jaxgen.losses.GAN_LOSSES ("module:attr" for
+        your own `GanLoss`)
+  optimizer: the generator's; d_optimizer: the discriminator's (see jaxgen.optim.default_config)
+  gan.n_critic: discriminator steps per generator step
+  gan.gp_weight: λ of the WGAN-GP penalty, for loss pairs with gradient_penalty=True
+  gan.r1_weight: γ of the R1 penalty on real data, added as γ/2 · R1 (0: off)
+  gan.ema_decay: keeps an EMA of the generator's weights, used by sample and eval (0: none)
+  data.preprocess: the data range the generator learns, which sets how `sample` maps to [0, 1]
+
+Update order of one `train_step` on a batch of B real examples:
+  1. The batch is split into n_critic equal chunks of B / n_critic. D step i (i = 0 .. n_critic-1)
+     trains D on chunk i against as many fresh fakes G(z_i), starting from D's parameters after
+     step i - 1, with G fixed. Every critic iteration sees new real data, as in Gulrajani et al.
+     2017 (algorithm 1): set batch_size = n_critic × the paper's batch.
+  2. One G step on B / n_critic fresh latents, against the D of step 1's end.
+  3. ema = decay · ema + (1 - decay) · G's new parameters.
+  Conditional fakes in D steps take their chunk's real labels (so the penalties interpolate
+  within a class); the G step draws labels uniformly.
+
+Randomness: `key` is split into n_critic + 1 keys, keys[i] for D step i (split into latent and
+penalty keys) and keys[n_critic] for the G step (split into latent and label keys).
+
+Every network call in training runs in train mode and threads the mutable collections (batch
+norm statistics, spectral-norm power iterations) in the order above; the penalties' extra passes
+leave them untouched. Sampling and evaluation run in inference mode on the stored collections.
+"""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from jaxgen import losses
+from jaxgen import optim
+from jaxgen.methods.base import Batch, DataSpec, Method, Metrics, PRNGKey, TrainState
+from jaxgen.models import gan as gan_models
+
+
+def default_method_config() -> ml_collections.ConfigDict:
+  """Every key `make` reads, with defaults: the classic MLP GAN, trained with DCGAN's
+  optimizer settings (Adam 2e-4, β1 = 0.5; Radford et al. 2016) and the non-saturating loss."""
+  return ml_collections.ConfigDict(dict(
+      model=gan_models.default_model_config(),
+      loss="non_saturating",
+      optimizer=optim.default_config(lr=2e-4, b1=0.5),
+      d_optimizer=optim.default_config(lr=2e-4, b1=0.5),
+      gan=dict(n_critic=1, gp_weight=10.0, r1_weight=0.0, ema_decay=0.0),
+  ))
+
+
+def _apply(net, params, collections, *args, train):
+  """net(*args, train=train) -> (out, collections after the call); in inference mode the
+  collections come back unchanged."""
+  variables = {"params": params, **collections}
+  if not train:
+    return net.apply(variables, *args, train=False), collections
+  out, updated = net.apply(variables, *args, train=True, mutable=list(collections))
+  return out, {**collections, **updated}
+
+
+def _slerp(z0: jax.Array, z1: jax.Array, t: jax.Array) -> jax.Array:
+  """Spherical interpolation along the last axis (Shoemake 1985; White 2016 for GAN latents):
+  midpoints of two N(0, I) draws keep a typical norm, where lerp's shrink towards 0.
+  Falls back to lerp for (anti)parallel endpoints, where the great circle is undefined."""
+  cos = jnp.sum(z0 * z1, -1, keepdims=True) / (
+      jnp.linalg.norm(z0, axis=-1, keepdims=True) * jnp.linalg.norm(z1, axis=-1, keepdims=True))
+  omega = jnp.arccos(jnp.clip(cos, -1.0, 1.0))
+  sin = jnp.sin(omega)
+  safe = sin > 1e-6
+  sin = jnp.where(safe, sin, 1.0)
+  w0 = jnp.where(safe, jnp.sin((1.0 - t) * omega) / sin, 1.0 - t)
+  w1 = jnp.where(safe, jnp.sin(t * omega) / sin, t)
+  return w0 * z0 + w1 * z1
+
+
+class _Networks:
+  """The pieces every GAN function needs, built once per (config, spec)."""
+
+  def __init__(self, config: ml_collections.ConfigDict, spec: DataSpec):
+    self.generator, self.discriminator = gan_models.make(config.model, spec)
+    self.latent_dim = config.model.latent_dim
+    self.conditional = config.model.conditional
+    self.num_classes = spec.num_classes
+    self.points = len(spec.image_shape) == 1  # 2-D toy data: samples are raw points
+    self.scale11 = config.data.preprocess == "scale11"
+
+  def default_labels(self, num: int) -> jax.Array:
+    """0, 1, ..., num_classes - 1, 0, 1, ... (zeros for unconditional models, which ignore
+    them): every class equally often in a sample grid."""
+    if not self.conditional:
+      return jnp.zeros((num,), jnp.int32)
+    return jnp.arange(num, dtype=jnp.int32) % self.num_classes
+
+  def random_labels(self, key: PRNGKey, num: int) -> jax.Array:
+    if not self.conditional:
+      return jnp.zeros((num,), jnp.int32)
+    return jax.random.randint(key, (num,), 0, self.num_classes, jnp.int32)
+
+  def generate(self, state: TrainState, z: jax.Array, labels: jax.Array) -> jax.Array:
+    """Inference-mode samples of the EMA generator (the live one without EMA), in [0, 1]
+    for images and raw for points."""
+    params = (state.ema_params or state.params)["generator"]
+    x, _ = _apply(self.generator, params, state.collections["generator"], z, labels,
+                  train=False)
+    if self.points:
+      return x.astype(jnp.float32)
+    x = (x + 1.0) / 2.0 if self.scale11 else x
+    return jnp.clip(x, 0.0, 1.0).astype(jnp.float32)
+
+
+def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
+  nets = _Networks(config, spec)
+  generator, discriminator = nets.generator, nets.discriminator
+  pair = losses.get_gan_loss(config.loss)
+  tx_g, tx_d = optim.make(config.optimizer), optim.make(config.d_optimizer)
+  n_critic = config.gan.n_critic
+  gp_weight, r1_weight, ema_decay = config.gan.gp_weight, config.gan.r1_weight, config.gan.ema_decay
+  if n_critic < 1:
+    raise ValueError(f"gan.n_critic must be >= 1, got {n_critic}")
+  if not 0.0 <= ema_decay < 1.0:
+    raise ValueError(f"gan.ema_decay must be in [0, 1), got {ema_decay}")
+
+  def init(key: PRNGKey, batch: Batch) -> TrainState:
+    g_key, d_key = jax.random.split(key)
+    x = batch["image"]
+    labels = nets.default_labels(x.shape[0])
+    z = jnp.zeros((x.shape[0], nets.latent_dim), jnp.float32)
+    g_vars = generator.init(g_key, z, labels, train=True)
+    d_vars = discriminator.init(d_key, x, labels, train=True)
+    params = {"generator": g_vars["params"], "discriminator": d_vars["params"]}
+    collections = {"generator": {k: v for k, v in g_vars.items() if k != "params"},
+                   "discriminator": {k: v for k, v in d_vars.items() if k != "params"}}
+    ema = {"generator": params["generator"]} if ema_decay > 0 else None
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                      opt_state={"generator": tx_g.init(params["generator"]),
+                                 "discriminator": tx_d.init(params["discriminator"])},
+                      collections=collections, ema_params=ema)
+
+  def d_step(g_params, carry, inputs):
+    """One discriminator update on one chunk of real data; G's parameters are fixed."""
+    d_params, d_opt_state, g_coll, d_coll = carry
+    real, labels, key = inputs
+    z_key, penalty_key = jax.random.split(key)
+    z = jax.random.normal(z_key, (real.shape[0], nets.latent_dim))
+    fake, g_coll = _apply(generator, g_params, g_coll, z, labels, train=True)
+    fake = jax.lax.stop_gradient(fake)
+
+    def loss_fn(params):
+      real_logits, coll = _apply(discriminator, params, d_coll, real, labels, train=True)
+      fake_logits, coll = _apply(discriminator, params, coll, fake, labels, train=True)
+      # The penalties' passes see the collections this step started from and drop their updates.
+      critic = lambda x: _apply(discriminator, params, d_coll, x, labels, train=True)[0]
+      loss = jnp.mean(pair.d(real_logits, fake_logits))
+      aux = dict(d_real=jnp.mean(real_logits), d_fake=jnp.mean(fake_logits))
+      if pair.gradient_penalty:
+        aux["gp"] = jnp.mean(losses.gradient_penalty(critic, real, fake, penalty_key))
+        loss += gp_weight * aux["gp"]
+      if r1_weight > 0:
+        aux["r1"] = jnp.mean(losses.r1_penalty(critic, real))
+        loss += 0.5 * r1_weight * aux["r1"]
+      return loss, (coll, aux)
+
+    (loss, (d_coll, aux)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_params)
+    updates, d_opt_state = tx_d.update(grads, d_opt_state, d_params)
+    d_params = optax.apply_updates(d_params, updates)
+    metrics = dict(d_loss=loss, l2_grads_d=optax.tree.norm(grads),
+                   l2_updates_d=optax.tree.norm(updates), **aux)
+    return (d_params, d_opt_state, g_coll, d_coll), metrics
+
+  def train_step(state: TrainState, batch: Batch, key: PRNGKey) -> tuple[TrainState, Metrics]:
+    x, labels = batch["image"], batch["label"]
+    if x.shape[0] % n_critic:
+      raise ValueError(f"batch of {x.shape[0]} does not split into gan.n_critic={n_critic} "
+                       "equal chunks, one per discriminator step")
+    chunk = x.shape[0] // n_critic
+    keys = jax.random.split(key, n_critic + 1)
+    g_params = state.params["generator"]
+
+    carry = (state.params["discriminator"], state.opt_state["discriminator"],
+             state.collections["generator"], state.collections["discriminator"])
+    chunks = (x.reshape(n_critic, chunk, *x.shape[1:]), labels.reshape(n_critic, chunk),
+              keys[:n_critic])
+    carry, d_metrics = jax.lax.scan(lambda c, i: d_step(g_params, c, i), carry, chunks)
+    d_params, d_opt_state, g_coll, d_coll = carry
+
+    z_key, label_key = jax.random.split(keys[n_critic])
+    z = jax.random.normal(z_key, (chunk, nets.latent_dim))
+    fake_labels = nets.random_labels(label_key, chunk)
+
+    def g_loss_fn(params):
+      fake, g_coll_new = _apply(generator, params, g_coll, z, fake_labels, train=True)
+      logits, d_coll_new = _apply(discriminator, d_params, d_coll, fake, fake_labels, train=True)
+      return jnp.mean(pair.g(logits)), (g_coll_new, d_coll_new)
+
+    (g_loss, (g_coll, d_coll)), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(g_params)
+    g_updates, g_opt_state = tx_g.update(g_grads, state.opt_state["generator"], g_params)
+    g_params = optax.apply_updates(g_params, g_updates)
+
+    ema = state.ema_params
+    if ema is not None:
+      ema = {"generator": jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p,
+                                       ema["generator"], g_params)}
+    metrics = {k: jnp.mean(v) for k, v in d_metrics.items()}  # over the n_critic D steps
+    metrics.update(loss=metrics["d_loss"] + g_loss, g_loss=g_loss,
+                   l2_grads_g=optax.tree.norm(g_grads), l2_updates_g=optax.tree.norm(g_updates),
+                   l2_params_g=optax.tree.norm(g_params), l2_params_d=optax.tree.norm(d_params))
+    new_state = state.replace(
+        step=state.step + 1,
+        params={"generator": g_params, "discriminator": d_params},
+        opt_state={"generator": g_opt_state, "discriminator": d_opt_state},
+        collections={"generator": g_coll, "discriminator": d_coll},
+        ema_params=ema)
+    return new_state, metrics
+
+  def eval_step(state: TrainState, batch: Batch, key: PRNGKey) -> Metrics:
+    """Per-example D scores of real images and of as many fresh fakes (of the generator that
+    `sample` uses, with the real labels), and both players' losses on them (no penalties)."""
+    x, labels = batch["image"], batch["label"]
+    d_params, d_coll = state.params["discriminator"], state.collections["discriminator"]
+    params = (state.ema_params or state.params)["generator"]
+    z = jax.random.normal(key, (x.shape[0], nets.latent_dim))
+    fake, _ = _apply(generator, params, state.collections["generator"], z, labels, train=False)
+    real_logits, _ = _apply(discriminator, d_params, d_coll, x, labels, train=False)
+    fake_logits, _ = _apply(discriminator, d_params, d_coll, fake, labels, train=False)
+    return dict(d_real=real_logits, d_fake=fake_logits, d_loss=pair.d(real_logits, fake_logits),
+                g_loss=pair.g(fake_logits))
+
+  def sample(state: TrainState, key: PRNGKey, num: int, labels=None) -> jax.Array:
+    """[num, *image_shape] images in [0, 1] (raw points for 2-D data); labels: int [num] for
+    conditional models, None for classes 0, 1, ..., num_classes - 1, 0, ... in turn."""
+    labels = nets.default_labels(num) if labels is None else jnp.asarray(labels, jnp.int32)
+    return nets.generate(state, jax.random.normal(key, (num, nets.latent_dim)), labels)
+
+  return Method(init=init, train_step=train_step, eval_step=eval_step, sample=sample)
+
+
+def make_interpolate(config: ml_collections.ConfigDict, spec: DataSpec):
+  """interpolate(state, key, num_rows, steps) -> [num_rows · steps, *image_shape] in [0, 1]:
+  row r walks, by slerp (`_slerp`), from one z ~ N(0, I) to another in `steps` evenly spaced
+  points, endpoints included; rows are laid out one after another for an image grid with
+  `steps` columns. Conditional models keep row r's label, r mod num_classes, along the row."""
+  nets = _Networks(config, spec)
+
+  def interpolate(state: TrainState, key: PRNGKey, num_rows: int, steps: int) -> jax.Array:
+    z0, z1 = jax.random.normal(key, (2, num_rows, 1, nets.latent_dim))
+    t = jnp.linspace(0.0, 1.0, steps)[None, :, None]
+    z = _slerp(z0, z1, t).reshape(num_rows * steps, nets.latent_dim)
+    labels = jnp.repeat(nets.default_labels(num_rows), steps)
+    return nets.generate(state, z, labels)
+
+  return interpolate

@@ -1,0 +1,215 @@
+"""GAN generators and discriminators: the classic MLP GAN and DCGAN, optionally class-conditional
+(label embedding in G, projection discriminator) and with spectral normalization in D.
+
+Generator `(z [B, latent], labels [B] | None, *, train) -> [B, *image_shape]`; discriminator
+`(x [B, *image_shape], labels [B] | None, *, train) -> logits [B]`. `labels` is read only by
+conditional models. Mutable state, all in the "batch_stats" collection (so a method threads one
+collection; apply with `mutable=["batch_stats"]` when train=True): batch-norm statistics (DCGAN)
+and spectral norm's power-iteration vectors `u` and estimates `sigma` (updated only when train).
+Modules are deterministic: the method draws the noise.
+"""
+
+import math
+from typing import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from jaxgen import registry
+from jaxgen.methods.base import DataSpec
+from jaxgen.models.layers import PhaseConvTranspose
+
+OUTPUTS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "sigmoid": nn.sigmoid,  # the classic: data in [0, 1]
+    "tanh": jnp.tanh,       # data in [-1, 1]
+    "linear": lambda h: h,  # 2-D toy points
+}
+
+
+def _apply(layer: nn.Module, x: jax.Array, *, spectral_norm: bool, train: bool) -> jax.Array:
+  """`layer(x)`, with its weights divided by their top singular value when spectral_norm."""
+  if spectral_norm:
+    return nn.SpectralNorm(layer)(x, update_stats=train)
+  return layer(x)
+
+
+def _batch_norm(train: bool) -> nn.BatchNorm:
+  # PyTorch DCGAN's defaults (momentum 0.1 there is 0.9 here).
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
+
+
+class Generator(nn.Module):
+  """Conditions `body` on the label by concatenating a learned embedding (width latent_dim) with
+  z. Chosen over conditional batch norm because it serves both families (the MLP has no batch
+  norm) and keeps the body's parameters those of the unconditional model."""
+  body: nn.Module  # [B, in] -> [B, *image_shape]
+  num_classes: int  # 0: unconditional
+
+  @nn.compact
+  def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
+    if self.num_classes:
+      if labels is None:
+        raise ValueError("a conditional generator needs labels")
+      z = jnp.concatenate([z, nn.Embed(self.num_classes, z.shape[-1])(labels)], axis=-1)
+    return self.body(z, train=train)
+
+
+class Discriminator(nn.Module):
+  """logit = psi(phi(x)) [+ <embed(y), phi(x)>, the projection discriminator of Miyato & Koyama
+  (2018) when conditional]; phi is `features`, psi a dense layer. Spectral norm, when on, also
+  covers psi and the embedding, as in their code."""
+  features: nn.Module  # [B, *image_shape] -> phi(x) [B, F]
+  num_classes: int  # 0: unconditional
+  spectral_norm: bool
+
+  @nn.compact
+  def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
+    h = self.features(x, train=train)
+    logits = _apply(nn.Dense(1), h, spectral_norm=self.spectral_norm, train=train)[:, 0]
+    if self.num_classes:
+      if labels is None:
+        raise ValueError("a conditional discriminator needs labels")
+      embed = nn.Embed(self.num_classes, h.shape[-1])
+      logits += jnp.sum(_apply(embed, labels, spectral_norm=self.spectral_norm, train=train) * h,
+                        axis=-1)
+    return logits
+
+
+class MLPGenerator(nn.Module):
+  hidden: Sequence[int]
+  out_shape: tuple[int, ...]
+  output: str  # a key of OUTPUTS
+
+  @nn.compact
+  def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
+    del train  # no batch norm or dropout
+    h = z
+    for width in self.hidden:
+      h = nn.relu(nn.Dense(width)(h))
+    h = nn.Dense(math.prod(self.out_shape))(h)
+    return OUTPUTS[self.output](h).reshape(z.shape[0], *self.out_shape)
+
+
+class MLPFeatures(nn.Module):
+  hidden: Sequence[int]
+  spectral_norm: bool
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    h = x.reshape(x.shape[0], -1)
+    for width in self.hidden:
+      h = nn.relu(_apply(nn.Dense(width), h, spectral_norm=self.spectral_norm, train=train))
+    return h
+
+
+def _dcgan_widths(image_shape: tuple[int, ...], base_width: int) -> list[int]:
+  """Channels of the 4x4, 8x8, ... feature maps of G (reversed for D): [256, 128, 64] at 32x32,
+  [512, 256, 128, 64] at 64x64 for base_width 64."""
+  if len(image_shape) != 3 or image_shape[0] != image_shape[1] or image_shape[0] not in (32, 64):
+    raise ValueError(f"DCGAN supports 32x32 and 64x64 images, got {image_shape} "
+                     "(pad the data, e.g. 28x28 -> 32x32)")
+  stages = int(math.log2(image_shape[0])) - 2
+  return [base_width * 2 ** i for i in reversed(range(stages))]
+
+
+class DCGANGenerator(nn.Module):
+  """Radford et al. (2015): z -> 4x4 -> ... -> HxWxC by 4x4 stride-2 transposed convolutions,
+  batch norm + ReLU, tanh output. Biases are dropped where batch norm's shift follows."""
+  widths: Sequence[int]
+  channels: int
+  phase_transposed_conv: bool  # PhaseConvTranspose (fast on CPU) or nn.ConvTranspose, same params
+
+  @nn.compact
+  def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
+    # A dense layer == a 4x4 transposed convolution of the 1x1 input z.
+    h = nn.Dense(4 * 4 * self.widths[0], use_bias=False)(z).reshape(-1, 4, 4, self.widths[0])
+    h = nn.relu(_batch_norm(train)(h))
+    for i, features in enumerate([*self.widths[1:], self.channels]):
+      last = i == len(self.widths) - 1
+      # Named explicitly so both implementations give the same parameter tree.
+      if self.phase_transposed_conv:
+        up = PhaseConvTranspose(features, use_bias=last, name=f"up{i}")
+      else:
+        up = nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME", use_bias=last,
+                              name=f"up{i}")
+      h = up(h)
+      h = jnp.tanh(h) if last else nn.relu(_batch_norm(train)(h))
+    return h
+
+
+class DCGANFeatures(nn.Module):
+  """The mirrored discriminator trunk: 4x4 stride-2 convolutions down to 4x4, LeakyReLU 0.2,
+  batch norm from the second layer on; flattened, so psi is the final 4x4 valid convolution.
+  With spectral norm there is no batch norm (Miyato et al. 2018), and biases return."""
+  widths: Sequence[int]  # in order of application: [64, 128, 256] at 32x32
+  spectral_norm: bool
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    h = x
+    for i, features in enumerate(self.widths):
+      batch_norm = i > 0 and not self.spectral_norm
+      conv = nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME", use_bias=not batch_norm)
+      h = _apply(conv, h, spectral_norm=self.spectral_norm, train=train)
+      if batch_norm:
+        h = _batch_norm(train)(h)
+      h = nn.leaky_relu(h, 0.2)
+    return h.reshape(h.shape[0], -1)
+
+
+def _num_classes(c: ml_collections.ConfigDict, spec: DataSpec) -> int:
+  if c.conditional and spec.num_classes < 1:
+    raise ValueError("model.conditional needs a labelled dataset (spec.num_classes > 0)")
+  return spec.num_classes if c.conditional else 0
+
+
+def mlp(c: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn.Module]:
+  """The classic MLP GAN: z -> 256 -> 512 -> 1024 -> image and image -> 512 -> 256 -> 1, ReLU
+  hidden units (Goodfellow et al. 2014 used maxout in D)."""
+  if c.output not in OUTPUTS:
+    raise ValueError(f"model.output {c.output!r}: expected one of {sorted(OUTPUTS)}")
+  num_classes = _num_classes(c, spec)
+  generator = Generator(MLPGenerator(tuple(c.hidden_g), tuple(spec.image_shape), c.output),
+                        num_classes)
+  features = MLPFeatures(tuple(c.hidden_d), c.spectral_norm)
+  return generator, Discriminator(features, num_classes, c.spectral_norm)
+
+
+def dcgan(c: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn.Module]:
+  """DCGAN at 32x32 or 64x64 (from spec.image_shape); data in [-1, 1] (tanh output)."""
+  widths = _dcgan_widths(tuple(spec.image_shape), c.base_width)
+  num_classes = _num_classes(c, spec)
+  body = DCGANGenerator(tuple(widths), spec.image_shape[-1], c.phase_transposed_conv)
+  features = DCGANFeatures(tuple(reversed(widths)), c.spectral_norm)
+  return Generator(body, num_classes), Discriminator(features, num_classes, c.spectral_norm)
+
+
+def default_model_config() -> ml_collections.ConfigDict:
+  """Every model key, with defaults: the classic MLP GAN (latent_dim is read by the method, which
+  draws z; the conditional generator's label embedding has the same width)."""
+  return ml_collections.ConfigDict(dict(
+      name="mlp",
+      latent_dim=100,
+      hidden_g=(256, 512, 1024),  # mlp
+      hidden_d=(512, 256),        # mlp
+      output="sigmoid",           # mlp: a key of OUTPUTS; DCGAN is always tanh
+      base_width=64,              # dcgan
+      spectral_norm=False,
+      conditional=False,          # label embedding concatenated to z; projection discriminator
+      phase_transposed_conv=True,  # dcgan
+  ))
+
+
+# name -> builder(config.model, spec) -> (generator, discriminator).
+MODELS: dict[str, Callable[[ml_collections.ConfigDict, DataSpec], tuple[nn.Module, nn.Module]]] = {
+    "mlp": mlp,
+    "dcgan": dcgan,
+}
+
+
+def make(c: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn.Module]:
+  """`config.model` -> (generator, discriminator); c.name is a key of MODELS or a
+  "module:builder" path."""
+  return registry.resolve(c.name, MODELS, kind="model")(c, spec)
