@@ -31,10 +31,31 @@ def fake_cifar10(tmp_path_factory):
   return str(data_dir)
 
 
-def _tiny(name, fake_cifar10):
+@pytest.fixture(scope="module")
+def fake_celeb_a(tmp_path_factory):
+  """A small prepared TFDS celeb_a (random faces, all-false attributes)."""
+  data_dir = tmp_path_factory.mktemp("tfds_celeb_a")
+  reference = tfds.builder("celeb_a", data_dir=data_dir)
+  features = reference.info.features
+  rng = np.random.default_rng(0)
+
+  def examples(n):
+    return [(i, {"image": rng.integers(0, 256, (218, 178, 3), dtype=np.uint8),
+                 "attributes": {k: False for k in features["attributes"].keys()},
+                 "identity": {"Identity_No": i},
+                 "landmarks": {k: 0 for k in features["landmarks"].keys()}}) for i in range(n)]
+
+  tfds.dataset_builders.store_as_tfds_dataset(
+      name="celeb_a", version=reference.version, features=features,
+      split_datasets={"train": examples(64), "validation": examples(32), "test": examples(32)},
+      data_dir=data_dir, disable_shuffling=True)
+  return str(data_dir)
+
+
+def _tiny(name, fake_cifar10, fake_celeb_a):
   c = load_config(name, "tiny")
-  if c.data.name == "cifar10":
-    c.data.data_dir = fake_cifar10
+  c.data.data_dir = {"cifar10": fake_cifar10, "celeb_a": fake_celeb_a}.get(c.data.name,
+                                                                           c.data.data_dir)
   c.num_steps = c.checkpoint_every = c.sample_every = c.eval_every = 1
   return c
 
@@ -46,15 +67,16 @@ def test_full_config_loads(name):
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_tiny_config_trains_one_step(tmp_path, name, fake_cifar10):
-  state, summary = train.train_and_evaluate(_tiny(name, fake_cifar10), str(tmp_path))
+def test_tiny_config_trains_one_step(tmp_path, name, fake_cifar10, fake_celeb_a):
+  state, summary = train.train_and_evaluate(_tiny(name, fake_cifar10, fake_celeb_a),
+                                            str(tmp_path))
   assert int(state.step) == 1 and np.isfinite(summary["train"]["train/loss"])
   assert os.path.exists(tmp_path / "samples" / "step_000001.png")
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_tiny_config_trains_one_step_on_8_devices(tmp_path, name, fake_cifar10):
-  c = _tiny(name, fake_cifar10)
+def test_tiny_config_trains_one_step_on_8_devices(tmp_path, name, fake_cifar10, fake_celeb_a):
+  c = _tiny(name, fake_cifar10, fake_celeb_a)
   run_cli("train.py", "--config", f"configs/{name}.py:tiny", "--workdir", str(tmp_path),
           f"--config.data.data_dir={c.data.data_dir}", "--config.num_steps=1",
           env={"XLA_FLAGS": "--xla_force_host_platform_device_count=8"})

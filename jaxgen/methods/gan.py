@@ -22,6 +22,11 @@ Update order of one `train_step` on a batch of B real examples:
   Conditional fakes in D steps take their chunk's real labels (so the penalties interpolate
   within a class); the G step draws labels uniformly.
 
+Metrics (scalars; D's are means over the n_critic steps): loss = d_loss + g_loss, so the
+trainer's non-finite check covers both players; d_loss includes the weighted penalties, while
+gp and r1 (present when used) are the unweighted penalties; d_real and d_fake are mean logits;
+l2_grads_{d,g}, l2_updates_{d,g}, and l2_params_{d,g} after the step.
+
 Randomness: `key` is split into n_critic + 1 keys, keys[i] for D step i (split into latent and
 penalty keys) and keys[n_critic] for the G step (split into latent and label keys).
 
@@ -103,7 +108,7 @@ class _Networks:
 
   def generate(self, state: TrainState, z: jax.Array, labels: jax.Array) -> jax.Array:
     """Inference-mode samples of the EMA generator (the live one without EMA), in [0, 1]
-    for images and raw for points."""
+    for images and raw for points. EMA weights use the live generator's batch statistics."""
     params = (state.ema_params or state.params)["generator"]
     x, _ = _apply(self.generator, params, state.collections["generator"], z, labels,
                   train=False)
