@@ -17,20 +17,8 @@ from jaxgen.methods import gan
 
 
 def get_config(arg: str = ""):
-  c = config_lib.base()
-  c.update(gan.default_method_config())
-  c.method = "gan"
-  c.data.name = "cifar10"
-  c.data.preprocess = "scale11"
-  c.model.name = "dcgan"
-  c.model.latent_dim = 100
-  c.model.base_width = 64
-  c.loss = "non_saturating"
-  c.optimizer.update(lr=2e-4, b1=0.5)
-  c.d_optimizer.update(lr=2e-4, b1=0.5)
-  c.batch_size = 64
+  c = gan.dcgan_config("cifar10")
   c.num_steps = 50 * (50_000 // 64)  # 50 epochs
-  c.log_every = 200
   c.eval_every = c.sample_every = c.checkpoint_every = 5_000
   for variant in filter(None, arg.split(",")):
     if variant == "tiny":
@@ -39,8 +27,7 @@ def get_config(arg: str = ""):
       config_lib.tiny_schedule(c, steps=4)
       c.batch_size = c.eval.batch_size = 32
       c.num_samples = 8
-      c.model.latent_dim = 16
-      c.model.base_width = 8
+      gan.tiny_networks(c)
     else:
       raise ValueError(f"unknown variant {variant!r} of dcgan_cifar10; expected tiny")
   return c

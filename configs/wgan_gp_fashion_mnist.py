@@ -20,15 +20,8 @@ from jaxgen.methods import gan
 
 
 def get_config(arg: str = ""):
-  c = config_lib.base()
-  c.update(gan.default_method_config())
-  c.method = "gan"
-  c.data.name = "fashion_mnist"
-  c.data.preprocess = "scale11"
-  c.data.pad_to = 32
-  c.model.name = "dcgan"
+  c = gan.dcgan_config("fashion_mnist", pad_to=32)
   c.model.latent_dim = 128
-  c.model.base_width = 64
   c.model.spectral_norm = True
   c.loss = "wgan_gp"
   c.gan.n_critic = 5
@@ -37,16 +30,13 @@ def get_config(arg: str = ""):
   c.d_optimizer.update(lr=1e-4, b1=0.5, b2=0.9)
   c.batch_size = 5 * 64
   c.num_steps = 20_000  # generator steps (100k critic steps), about 107 epochs
-  c.log_every = 200
-  c.eval_every = c.sample_every = c.checkpoint_every = 2_000
   for variant in filter(None, arg.split(",")):
     if variant == "tiny":
       c.data.train_split = "train[:1024]"
       c.data.eval_split = "test[:256]"
       config_lib.tiny_schedule(c, steps=4)
       c.batch_size = 5 * 16
-      c.model.latent_dim = 16
-      c.model.base_width = 8
+      gan.tiny_networks(c)
     else:
       raise ValueError(f"unknown variant {variant!r} of wgan_gp_fashion_mnist; expected tiny")
   return c

@@ -35,9 +35,11 @@ def make_grid(images: np.ndarray, *, ncol: int | None = None, pad: int = 2) -> n
   return grid
 
 
-def save_png(path: str, images_01, *, config, step: int, seed: int, kind: str = "samples"):
-  """Writes a grid of float images in [0, 1] with provenance in the PNG text chunks."""
-  grid = make_grid(to_uint8(images_01))
+def save_png(path: str, images_01, *, config, step: int, seed: int, kind: str = "samples",
+             ncol: int | None = None):
+  """Writes a grid of float images in [0, 1] (`ncol` columns; default square) with provenance
+  in the PNG text chunks."""
+  grid = make_grid(to_uint8(images_01), ncol=ncol)
   info = PngImagePlugin.PngInfo()
   provenance = {
       "Software": f"jaxgen {jaxgen.__version__}",

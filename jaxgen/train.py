@@ -52,6 +52,8 @@ class Run:
     self.checkpoints = checkpoint.Checkpoints(workdir, keep=config.keep_checkpoints)
     self._init = jax.jit(self.method.init, out_shardings=self.replicated)
     self._sample = jax.jit(self.method.sample, static_argnums=2, out_shardings=self.replicated)
+    self._interpolate = jax.jit(self.method.interpolate, static_argnums=(2, 3),
+                                out_shardings=self.replicated) if self.method.interpolate else None
     self._eval_sums = jax.jit(self._eval_sums_impl)
     self._reconstruct = jax.jit(self._reconstruct_impl, out_shardings=self.replicated)
 
@@ -90,10 +92,36 @@ class Run:
   def restore_or_init(self):
     return self.init_state() if self.checkpoints.latest_step() is None else self.restore()
 
-  def sample(self, state, seed: int, num: int) -> np.ndarray:
-    """float images in [0, 1]; the same (state, seed, num) gives the same pixels."""
-    key = jax.random.fold_in(prng.stream(prng.root_key(seed), "sample"), 0)
-    return np.asarray(jax.device_get(self._sample(state, key, num)))
+  def sample(self, state, seed: int, num: int, labels=None) -> np.ndarray:
+    """float images in [0, 1]; the same (state, seed, num, labels) gives the same pixels.
+    labels: int [num] for conditional methods; None for the method's default."""
+    return np.asarray(jax.device_get(self._sample(state, self._sample_key(seed, 0), num,
+                                                  self._labels(labels))))
+
+  def interpolate(self, state, seed: int, num_rows: int, steps: int, labels=None) -> np.ndarray:
+    """[num_rows · steps, ...] float images in [0, 1]: one latent walk per row."""
+    if self.method.interpolate is None:
+      raise ValueError(f"method {self.config.method!r} has no latent space to interpolate in")
+    return np.asarray(jax.device_get(self._interpolate(
+        state, self._sample_key(seed, 1), num_rows, steps, self._labels(labels))))
+
+  @staticmethod
+  def _sample_key(seed: int, use: int):
+    return jax.random.fold_in(prng.stream(prng.root_key(seed), "sample"), use)
+
+  def _labels(self, labels):
+    """Checks requested class labels against the data and the model."""
+    if labels is None:
+      return None
+    labels = np.asarray(labels, np.int32)
+    if not self.config.model.get("conditional", False):
+      raise ValueError(f"labels given, but config {self.config.method}/{self.config.model.name} "
+                       "is not class-conditional (model.conditional=False)")
+    bad = labels[(labels < 0) | (labels >= self.spec.num_classes)]
+    if bad.size:
+      raise ValueError(f"label {int(bad[0])} is outside the {self.spec.num_classes} classes "
+                       f"of {self.config.data.name} (0..{self.spec.num_classes - 1})")
+    return labels
 
   def _eval_sums_impl(self, state, raw, i):
     """Sums over the unmasked examples of one eval batch; batch i has its own keys."""

@@ -12,7 +12,7 @@ from jaxgen import config as config_lib
 from jaxgen import data
 from jaxgen import losses
 from jaxgen import methods
-from jaxgen.methods import gan
+from jaxgen.methods import gan, latent
 from jaxgen.methods.base import DataSpec
 from jaxgen.models import gan as gan_models
 
@@ -247,10 +247,9 @@ def test_eval_step_is_per_example():
 def test_interpolate_walks_between_two_samples():
   c = small_config()
   method = gan.make(c, SPEC)
-  interpolate = gan.make_interpolate(c, SPEC)
   state = method.init(jax.random.key(0), image_batch(2))
   key = jax.random.key(4)
-  grid = np.asarray(interpolate(state, key, 3, 5)).reshape(3, 5, *SPEC.image_shape)
+  grid = np.asarray(method.interpolate(state, key, 3, 5)).reshape(3, 5, *SPEC.image_shape)
   z0, z1 = jax.random.normal(key, (2, 3, 1, c.model.latent_dim))
   ends = [np.asarray(gan._Networks(c, SPEC).generate(state, z[:, 0], jnp.zeros(3, jnp.int32)))
           for z in (z0, z1)]
@@ -262,10 +261,10 @@ def test_interpolate_walks_between_two_samples():
 def test_slerp_keeps_the_norm_between_orthogonal_latents():
   z0, z1 = jnp.array([3.0, 0.0]), jnp.array([0.0, 3.0])
   t = jnp.linspace(0, 1, 7)[:, None]
-  path = gan._slerp(z0, z1, t)
+  path = latent.slerp(z0, z1, t)
   np.testing.assert_allclose(jnp.linalg.norm(path, axis=-1), 3.0, rtol=1e-6)
   np.testing.assert_allclose(path[3], [3 / np.sqrt(2), 3 / np.sqrt(2)], rtol=1e-6)
-  np.testing.assert_allclose(gan._slerp(z0, z0, t), jnp.broadcast_to(z0, (7, 2)), rtol=1e-6)
+  np.testing.assert_allclose(latent.slerp(z0, z0, t), jnp.broadcast_to(z0, (7, 2)), rtol=1e-6)
 
 
 # ----- Mode coverage on the ring of 8 Gaussians -------------------------------------------------

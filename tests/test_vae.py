@@ -207,3 +207,17 @@ def test_samples_are_reproducible_images(trained):
   assert not np.allclose(a, c)
   recon = jax.jit(method.reconstruct)(state, batch, jax.random.key(11))
   assert recon.shape == batch["image"].shape and bool(jnp.all((recon >= 0) & (recon <= 1)))
+
+
+def test_interpolation_decodes_slerp_walks_between_prior_draws(trained):
+  state, _, _ = trained
+  c = small_config()
+  method = vae.make(c, SPEC)
+  key = jax.random.key(12)
+  grid = method.interpolate(state, key, 2, 4).reshape(2, 4, *SPEC.image_shape)
+  z0, z1 = jax.random.normal(key, (2, 2, 1, c.model.latent_dim))
+  model = vae_models.make(c.model, SPEC.image_shape)
+  for column, z in ((0, z0[:, 0]), (-1, z1[:, 0])):
+    logits = model.apply({"params": state.params["vae"]}, z, method="decode")
+    np.testing.assert_allclose(grid[:, column], jax.nn.sigmoid(logits), rtol=1e-5, atol=1e-6)
+  assert np.abs(grid[:, 1] - grid[:, 0]).max() > 1e-4

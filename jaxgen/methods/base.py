@@ -37,12 +37,15 @@ class Method(NamedTuple):
   """init(key, batch) -> state; train_step(state, batch, key) -> (state, scalar metrics);
   eval_step(state, batch, key) -> per-example metrics, each of shape [B];
   sample(state, key, num, labels) -> float32 images in [0, 1], shape [num, H, W, C];
-  reconstruct(state, batch, key) -> float32 images in [0, 1] (None where a family has none)."""
+  reconstruct(state, batch, key) -> float32 images in [0, 1] (None where a family has none);
+  interpolate(state, key, num_rows, steps, labels) -> [num_rows · steps, H, W, C] in [0, 1],
+  one latent walk per row (None where a family has no latent space)."""
   init: Callable[[PRNGKey, Batch], TrainState]
   train_step: Callable[[TrainState, Batch, PRNGKey], tuple[TrainState, Metrics]]
   eval_step: Callable[[TrainState, Batch, PRNGKey], Metrics]
   sample: Callable[..., jax.Array]
   reconstruct: Callable[[TrainState, Batch, PRNGKey], jax.Array] | None = None
+  interpolate: Callable[..., jax.Array] | None = None
 
 
 class DataSpec(NamedTuple):

@@ -40,8 +40,10 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from jaxgen import config as config_lib
 from jaxgen import losses
 from jaxgen import optim
+from jaxgen.methods import latent
 from jaxgen.methods.base import Batch, DataSpec, Method, Metrics, PRNGKey, TrainState
 from jaxgen.models import gan as gan_models
 
@@ -58,6 +60,33 @@ def default_method_config() -> ml_collections.ConfigDict:
   ))
 
 
+def dcgan_config(dataset: str, *, pad_to: int = 0) -> ml_collections.ConfigDict:
+  """A whole run config for the DCGAN reference recipe (Radford et al. 2016) on `dataset`: DCGAN
+  G and D (base width 64, z of 100 dimensions), data in [-1, 1] for the tanh output, the
+  non-saturating loss, Adam 2e-4 with β1 = 0.5 for both players, batch 64. The DCGAN-family
+  configs start here and change what their paper changes (and set num_steps)."""
+  c = config_lib.base()
+  c.update(default_method_config())
+  c.method = "gan"
+  c.data.name = dataset
+  c.data.preprocess = "scale11"
+  c.data.pad_to = pad_to
+  c.model.update(name="dcgan", latent_dim=100, base_width=64)
+  c.loss = "non_saturating"
+  c.batch_size = 64
+  c.log_every = 200
+  c.eval_every = c.sample_every = c.checkpoint_every = 2_000
+  return c
+
+
+def tiny_networks(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The model side of a GAN config's `tiny` variant (the trainer side is
+  jaxgen.config.tiny_schedule): networks small enough to compile and run in seconds on a CPU."""
+  c.model.latent_dim = 16
+  c.model.base_width = 8
+  return c
+
+
 def _apply(net, params, collections, *args, train):
   """net(*args, train=train) -> (out, collections after the call); in inference mode the
   collections come back unchanged."""
@@ -66,21 +95,6 @@ def _apply(net, params, collections, *args, train):
     return net.apply(variables, *args, train=False), collections
   out, updated = net.apply(variables, *args, train=True, mutable=list(collections))
   return out, {**collections, **updated}
-
-
-def _slerp(z0: jax.Array, z1: jax.Array, t: jax.Array) -> jax.Array:
-  """Spherical interpolation along the last axis (Shoemake 1985; White 2016 for GAN latents):
-  midpoints of two N(0, I) draws keep a typical norm, where lerp's shrink towards 0.
-  Falls back to lerp for (anti)parallel endpoints, where the great circle is undefined."""
-  cos = jnp.sum(z0 * z1, -1, keepdims=True) / (
-      jnp.linalg.norm(z0, axis=-1, keepdims=True) * jnp.linalg.norm(z1, axis=-1, keepdims=True))
-  omega = jnp.arccos(jnp.clip(cos, -1.0, 1.0))
-  sin = jnp.sin(omega)
-  safe = sin > 1e-6
-  sin = jnp.where(safe, sin, 1.0)
-  w0 = jnp.where(safe, jnp.sin((1.0 - t) * omega) / sin, 1.0 - t)
-  w1 = jnp.where(safe, jnp.sin(t * omega) / sin, t)
-  return w0 * z0 + w1 * z1
 
 
 class _Networks:
@@ -188,9 +202,13 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
 
     carry = (state.params["discriminator"], state.opt_state["discriminator"],
              state.collections["generator"], state.collections["discriminator"])
-    chunks = (x.reshape(n_critic, chunk, *x.shape[1:]), labels.reshape(n_critic, chunk),
-              keys[:n_critic])
-    carry, d_metrics = jax.lax.scan(lambda c, i: d_step(g_params, c, i), carry, chunks)
+    # A Python loop, not lax.scan: XLA:CPU runs convolutions inside a loop body about 10x
+    # slower (even a one-trip loop; benchmarks/gan.py), and n_critic is small.
+    d_metrics = []
+    for i in range(n_critic):
+      rows = slice(i * chunk, (i + 1) * chunk)
+      carry, metrics = d_step(g_params, carry, (x[rows], labels[rows], keys[i]))
+      d_metrics.append(metrics)
     d_params, d_opt_state, g_coll, d_coll = carry
 
     z_key, label_key = jax.random.split(keys[n_critic])
@@ -210,7 +228,7 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
     if ema is not None:
       ema = {"generator": jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p,
                                        ema["generator"], g_params)}
-    metrics = {k: jnp.mean(v) for k, v in d_metrics.items()}  # over the n_critic D steps
+    metrics = {k: jnp.mean(jnp.stack([m[k] for m in d_metrics])) for k in d_metrics[0]}
     metrics.update(loss=metrics["d_loss"] + g_loss, g_loss=g_loss,
                    l2_grads_g=optax.tree.norm(g_grads), l2_updates_g=optax.tree.norm(g_updates),
                    l2_params_g=optax.tree.norm(g_params), l2_params_d=optax.tree.norm(d_params))
@@ -241,21 +259,15 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
     labels = nets.default_labels(num) if labels is None else jnp.asarray(labels, jnp.int32)
     return nets.generate(state, jax.random.normal(key, (num, nets.latent_dim)), labels)
 
-  return Method(init=init, train_step=train_step, eval_step=eval_step, sample=sample)
+  def interpolate(state: TrainState, key: PRNGKey, num_rows: int, steps: int,
+                  labels=None) -> jax.Array:
+    """[num_rows · steps, *image_shape]: one slerp walk per row (`latent.interpolation_grid`).
+    A conditional model keeps row r's label along the row: labels[r], by default
+    r mod num_classes."""
+    z = latent.interpolation_grid(key, num_rows, steps, nets.latent_dim)
+    labels = nets.default_labels(num_rows) if labels is None else jnp.asarray(labels, jnp.int32)
+    return nets.generate(state, z, jnp.repeat(labels, steps))
 
+  return Method(init=init, train_step=train_step, eval_step=eval_step, sample=sample,
+                interpolate=interpolate)
 
-def make_interpolate(config: ml_collections.ConfigDict, spec: DataSpec):
-  """interpolate(state, key, num_rows, steps) -> [num_rows · steps, *image_shape] in [0, 1]:
-  row r walks, by slerp (`_slerp`), from one z ~ N(0, I) to another in `steps` evenly spaced
-  points, endpoints included; rows are laid out one after another for an image grid with
-  `steps` columns. Conditional models keep row r's label, r mod num_classes, along the row."""
-  nets = _Networks(config, spec)
-
-  def interpolate(state: TrainState, key: PRNGKey, num_rows: int, steps: int) -> jax.Array:
-    z0, z1 = jax.random.normal(key, (2, num_rows, 1, nets.latent_dim))
-    t = jnp.linspace(0.0, 1.0, steps)[None, :, None]
-    z = _slerp(z0, z1, t).reshape(num_rows * steps, nets.latent_dim)
-    labels = jnp.repeat(nets.default_labels(num_rows), steps)
-    return nets.generate(state, z, labels)
-
-  return interpolate

@@ -20,6 +20,7 @@ import optax
 
 from jaxgen import losses
 from jaxgen import optim
+from jaxgen.methods import latent
 from jaxgen.methods.base import Batch, DataSpec, Method, Metrics, PRNGKey, TrainState
 from jaxgen.models import vae as vae_models
 
@@ -135,5 +136,13 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
     out, _, _ = model.apply({"params": state.params["vae"]}, x, eps)
     return likelihood.mean(out).astype(jnp.float32)
 
+  def interpolate(state: TrainState, key: PRNGKey, num_rows: int, steps: int,
+                  labels=None) -> jax.Array:
+    """Decoded slerp walks between prior draws (`latent.interpolation_grid`); `labels` is
+    unused."""
+    del labels
+    z = latent.interpolation_grid(key, num_rows, steps, latent_dim)
+    return likelihood.mean(decode(state.params["vae"], z)).astype(jnp.float32)
+
   return Method(init=init, train_step=train_step, eval_step=eval_step, sample=sample,
-                reconstruct=reconstruct)
+                reconstruct=reconstruct, interpolate=interpolate)
