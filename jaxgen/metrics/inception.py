@@ -1,0 +1,325 @@
+"""The FID Inception network in Flax: pytorch-fid's `fid_inception_v3`, layer for layer, in NHWC.
+
+FID, KID, precision/recall and the Inception Score are only comparable across papers when they
+come from this exact network: the 2015 TensorFlow Inception graph, which differs from
+torchvision's Inception3 in its pooling (average pools that ignore padding, a max pool in the
+last block) and has 1008 classes. Images in [0, 1] are resized bilinearly to 299x299 and scaled
+to [-1, 1] as pytorch-fid does; the outputs are the 2048-d pool3 features (FID, KID, PRDC) and
+the logits, with and without the final bias (the original Inception Score code used the latter).
+
+The weights are pytorch-fid's `pt_inception-2015-12-05-6726825d.pth`, converted once to an .npz:
+
+  python -m jaxgen.metrics.inception convert pt_inception-2015-12-05-6726825d.pth inception.npz
+
+and then `load_extractor("inception.npz")(images)` gives the InceptionOutputs of a batch.
+"""
+
+import argparse
+import functools
+import os
+import sys
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import traverse_util
+
+WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+               "pt_inception-2015-12-05-6726825d.pth")
+INPUT_SIZE = 299
+NUM_CLASSES = 1008
+FEATURE_DIM = 2048
+
+
+class InceptionOutputs(NamedTuple):
+  pool3: jax.Array            # [B, 2048] features after the final average pool: FID, KID, PRDC
+  logits: jax.Array           # [B, 1008] pool3 @ W + b
+  logits_unbiased: jax.Array  # [B, 1008] pool3 @ W, the original Inception Score's logits
+
+
+def preprocess(images: jax.Array) -> jax.Array:
+  """[B, H, W, 1 or 3] images in [0, 1] -> [B, 299, 299, 3] in [-1, 1], as pytorch-fid does.
+
+  The resize is torch's `F.interpolate(mode="bilinear", align_corners=False)`: half-pixel
+  centres and no antialiasing when downsampling (jax.image.resize antialiases by default, which
+  would change the features of images larger than 299). Grayscale is repeated to RGB, the
+  usual way to take the FID of MNIST-like data.
+  """
+  if images.ndim != 4 or images.shape[-1] not in (1, 3):
+    raise ValueError(f"images must be [B, H, W, 1 or 3], got shape {images.shape}")
+  if not jnp.issubdtype(images.dtype, jnp.floating):
+    raise ValueError(f"images must be floats in [0, 1], got {images.dtype}")
+  images = jnp.asarray(images, jnp.float32)
+  if images.shape[-1] == 1:
+    images = jnp.repeat(images, 3, axis=-1)
+  images = jax.image.resize(images, (images.shape[0], INPUT_SIZE, INPUT_SIZE, 3), "linear",
+                            antialias=False)
+  return 2 * images - 1
+
+
+def _pad(padding: tuple[int, int]) -> list[tuple[int, int]]:
+  return [(p, p) for p in padding]
+
+
+class BasicConv2d(nn.Module):
+  """Convolution without bias, batch norm (eps 1e-3, running statistics only), ReLU."""
+  features: int
+  kernel_size: tuple[int, int]
+  strides: int = 1
+  padding: tuple[int, int] = (0, 0)
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    # HIGHEST: full float32 on accelerators too (not TF32/bf16 passes), so features match the
+    # reference; the figures are compared at the 4th significant digit.
+    x = nn.Conv(self.features, self.kernel_size, strides=self.strides, padding=_pad(self.padding),
+                use_bias=False, precision=jax.lax.Precision.HIGHEST, name="conv")(x)
+    x = nn.BatchNorm(use_running_average=True, epsilon=1e-3, name="bn")(x)
+    return nn.relu(x)
+
+
+def _avg_pool(x: jax.Array) -> jax.Array:
+  # TensorFlow's average pool, which pytorch-fid reproduces: padded zeros are not counted.
+  return nn.avg_pool(x, (3, 3), padding=_pad((1, 1)), count_include_pad=False)
+
+
+def _reduction_pool(x: jax.Array) -> jax.Array:
+  return nn.max_pool(x, (3, 3), strides=(2, 2))
+
+
+class InceptionA(nn.Module):
+  """pytorch-fid's FIDInceptionA (Mixed_5b-d)."""
+  pool_features: int
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    b1 = BasicConv2d(64, (1, 1), name="branch1x1")(x)
+    b5 = BasicConv2d(48, (1, 1), name="branch5x5_1")(x)
+    b5 = BasicConv2d(64, (5, 5), padding=(2, 2), name="branch5x5_2")(b5)
+    b3 = BasicConv2d(64, (1, 1), name="branch3x3dbl_1")(x)
+    b3 = BasicConv2d(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(b3)
+    b3 = BasicConv2d(96, (3, 3), padding=(1, 1), name="branch3x3dbl_3")(b3)
+    bp = BasicConv2d(self.pool_features, (1, 1), name="branch_pool")(_avg_pool(x))
+    return jnp.concatenate([b1, b5, b3, bp], axis=-1)
+
+
+class InceptionB(nn.Module):
+  """torchvision's InceptionB (Mixed_6a): the 35x35 -> 17x17 reduction."""
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    b3 = BasicConv2d(384, (3, 3), strides=2, name="branch3x3")(x)
+    bd = BasicConv2d(64, (1, 1), name="branch3x3dbl_1")(x)
+    bd = BasicConv2d(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
+    bd = BasicConv2d(96, (3, 3), strides=2, name="branch3x3dbl_3")(bd)
+    return jnp.concatenate([b3, bd, _reduction_pool(x)], axis=-1)
+
+
+class InceptionC(nn.Module):
+  """pytorch-fid's FIDInceptionC (Mixed_6b-e): factorised 7x7 convolutions."""
+  channels_7x7: int
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    c7 = self.channels_7x7
+    b1 = BasicConv2d(192, (1, 1), name="branch1x1")(x)
+    b7 = BasicConv2d(c7, (1, 1), name="branch7x7_1")(x)
+    b7 = BasicConv2d(c7, (1, 7), padding=(0, 3), name="branch7x7_2")(b7)
+    b7 = BasicConv2d(192, (7, 1), padding=(3, 0), name="branch7x7_3")(b7)
+    bd = BasicConv2d(c7, (1, 1), name="branch7x7dbl_1")(x)
+    bd = BasicConv2d(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_2")(bd)
+    bd = BasicConv2d(c7, (1, 7), padding=(0, 3), name="branch7x7dbl_3")(bd)
+    bd = BasicConv2d(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_4")(bd)
+    bd = BasicConv2d(192, (1, 7), padding=(0, 3), name="branch7x7dbl_5")(bd)
+    bp = BasicConv2d(192, (1, 1), name="branch_pool")(_avg_pool(x))
+    return jnp.concatenate([b1, b7, bd, bp], axis=-1)
+
+
+class InceptionD(nn.Module):
+  """torchvision's InceptionD (Mixed_7a): the 17x17 -> 8x8 reduction."""
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    b3 = BasicConv2d(192, (1, 1), name="branch3x3_1")(x)
+    b3 = BasicConv2d(320, (3, 3), strides=2, name="branch3x3_2")(b3)
+    b7 = BasicConv2d(192, (1, 1), name="branch7x7x3_1")(x)
+    b7 = BasicConv2d(192, (1, 7), padding=(0, 3), name="branch7x7x3_2")(b7)
+    b7 = BasicConv2d(192, (7, 1), padding=(3, 0), name="branch7x7x3_3")(b7)
+    b7 = BasicConv2d(192, (3, 3), strides=2, name="branch7x7x3_4")(b7)
+    return jnp.concatenate([b3, b7, _reduction_pool(x)], axis=-1)
+
+
+class InceptionE(nn.Module):
+  """pytorch-fid's FIDInceptionE_1 (Mixed_7b, average pool) and FIDInceptionE_2 (Mixed_7c, max
+  pool: the 2015 graph has it, likely by mistake, and the FID figures depend on it)."""
+  max_pool: bool
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    b1 = BasicConv2d(320, (1, 1), name="branch1x1")(x)
+    b3 = BasicConv2d(384, (1, 1), name="branch3x3_1")(x)
+    b3 = jnp.concatenate([
+        BasicConv2d(384, (1, 3), padding=(0, 1), name="branch3x3_2a")(b3),
+        BasicConv2d(384, (3, 1), padding=(1, 0), name="branch3x3_2b")(b3),
+    ], axis=-1)
+    bd = BasicConv2d(448, (1, 1), name="branch3x3dbl_1")(x)
+    bd = BasicConv2d(384, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
+    bd = jnp.concatenate([
+        BasicConv2d(384, (1, 3), padding=(0, 1), name="branch3x3dbl_3a")(bd),
+        BasicConv2d(384, (3, 1), padding=(1, 0), name="branch3x3dbl_3b")(bd),
+    ], axis=-1)
+    # Padded with -inf, as torch's max_pool2d.
+    pooled = nn.max_pool(x, (3, 3), padding=_pad((1, 1))) if self.max_pool else _avg_pool(x)
+    bp = BasicConv2d(192, (1, 1), name="branch_pool")(pooled)
+    return jnp.concatenate([b1, b3, bd, bp], axis=-1)
+
+
+class Logits(nn.Module):
+  """The 1008-way fc layer: (x @ W + b, x @ W). The bias is added to the unbiased logits, as the
+  reference does, rather than subtracted from the biased ones, which would lose digits."""
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (x.shape[-1], NUM_CLASSES))
+    bias = self.param("bias", nn.initializers.zeros_init(), (NUM_CLASSES,))
+    unbiased = jnp.dot(x, kernel, precision=jax.lax.Precision.HIGHEST)
+    return unbiased + bias, unbiased
+
+
+class InceptionV3(nn.Module):
+  """[B, H, W, 1 or 3] images in [0, 1] -> InceptionOutputs. Inference only: the variables are
+  {"params", "batch_stats"}, named as the PyTorch modules (Mixed_5b/branch1x1/conv/kernel)."""
+
+  @nn.compact
+  def __call__(self, images: jax.Array) -> InceptionOutputs:
+    x = preprocess(images)
+    x = BasicConv2d(32, (3, 3), strides=2, name="Conv2d_1a_3x3")(x)
+    x = BasicConv2d(32, (3, 3), name="Conv2d_2a_3x3")(x)
+    x = BasicConv2d(64, (3, 3), padding=(1, 1), name="Conv2d_2b_3x3")(x)
+    x = _reduction_pool(x)
+    x = BasicConv2d(80, (1, 1), name="Conv2d_3b_1x1")(x)
+    x = BasicConv2d(192, (3, 3), name="Conv2d_4a_3x3")(x)
+    x = _reduction_pool(x)
+    x = InceptionA(32, name="Mixed_5b")(x)
+    x = InceptionA(64, name="Mixed_5c")(x)
+    x = InceptionA(64, name="Mixed_5d")(x)
+    x = InceptionB(name="Mixed_6a")(x)
+    x = InceptionC(128, name="Mixed_6b")(x)
+    x = InceptionC(160, name="Mixed_6c")(x)
+    x = InceptionC(160, name="Mixed_6d")(x)
+    x = InceptionC(192, name="Mixed_6e")(x)
+    x = InceptionD(name="Mixed_7a")(x)
+    x = InceptionE(max_pool=False, name="Mixed_7b")(x)
+    x = InceptionE(max_pool=True, name="Mixed_7c")(x)
+    pool3 = jnp.mean(x, axis=(1, 2))
+    return InceptionOutputs(pool3, *Logits(name="fc")(pool3))
+
+
+@functools.cache
+def _variable_shapes() -> dict[str, tuple[int, ...]]:
+  """{"params/Mixed_5b/branch1x1/conv/kernel": shape, ...}: what converted weights must hold."""
+  variables = jax.eval_shape(InceptionV3().init, jax.random.key(0),
+                             jax.ShapeDtypeStruct((1, INPUT_SIZE, INPUT_SIZE, 3), jnp.float32))
+  return {k: v.shape for k, v in traverse_util.flatten_dict(variables, sep="/").items()}
+
+
+def _convert_command(pth: str, npz: str) -> str:
+  return f"python -m jaxgen.metrics.inception convert {pth} {npz}"
+
+
+def convert_state_dict(state_dict: Mapping[str, Any]) -> dict[str, np.ndarray]:
+  """pytorch-fid's Inception state_dict (torch tensors or arrays) -> {flat variable name: array}.
+
+  "Mixed_5b.branch1x1.conv.weight" [O, I, kh, kw] becomes "params/Mixed_5b/branch1x1/conv/kernel"
+  [kh, kw, I, O]; batch norm's weight/bias are scale/bias, its running mean/var go to
+  "batch_stats"; fc.weight is transposed. Raises ValueError unless the result is exactly the
+  network's variables.
+  """
+  renames = {"conv.weight": ("params", "kernel"), "bn.weight": ("params", "scale"),
+             "bn.bias": ("params", "bias"), "bn.running_mean": ("batch_stats", "mean"),
+             "bn.running_var": ("batch_stats", "var"), "fc.weight": ("params", "kernel"),
+             "fc.bias": ("params", "bias")}
+  flat = {}
+  for name, value in state_dict.items():
+    if name.endswith("num_batches_tracked"):  # a training counter, unused in inference
+      continue
+    value = np.asarray(value, np.float32)
+    prefix = name.rpartition(".")[0]
+    rename = renames.get(".".join(name.split(".")[-2:]))
+    if rename is None:
+      raise ValueError(f"not the FID Inception weights: unexpected entry {name!r}")
+    collection, leaf = rename
+    if leaf == "kernel":
+      value = value.transpose(2, 3, 1, 0) if value.ndim == 4 else value.T
+    flat["/".join([collection, *prefix.split("."), leaf])] = np.ascontiguousarray(value)
+  _check(flat)
+  return flat
+
+
+def _check(flat: Mapping[str, np.ndarray]) -> None:
+  expected = _variable_shapes()
+  missing = sorted(expected.keys() - flat.keys())
+  extra = sorted(flat.keys() - expected.keys())
+  wrong = sorted(k for k in expected.keys() & flat.keys() if flat[k].shape != expected[k])
+  problems = [f"{len(missing)} missing (e.g. {missing[0]})"] if missing else []
+  problems += [f"{len(extra)} unexpected (e.g. {extra[0]})"] if extra else []
+  problems += [f"{len(wrong)} of the wrong shape (e.g. {wrong[0]}: {flat[wrong[0]].shape}, "
+               f"expected {expected[wrong[0]]})"] if wrong else []
+  if problems:
+    raise ValueError("not the FID Inception weights: variables " + "; ".join(problems))
+
+
+def convert(pth_path: str, npz_path: str) -> None:
+  """Converts pytorch-fid's .pth checkpoint to the .npz that `load_variables` reads (needs torch,
+  once; the .npz needs neither torch nor pickle)."""
+  import torch  # only the converter needs it
+  state_dict = torch.load(pth_path, map_location="cpu", weights_only=True)
+  np.savez(npz_path, **convert_state_dict(state_dict))
+
+
+def load_variables(path: str) -> dict[str, Any]:
+  """The {"params", "batch_stats"} of InceptionV3 from an .npz made by `convert`."""
+  if not os.path.isfile(path):
+    raise FileNotFoundError(
+        f"FID Inception weights not found at {path}: download {WEIGHTS_URL} and convert them "
+        f"once with `{_convert_command(os.path.basename(WEIGHTS_URL), path)}`")
+  try:
+    with np.load(path, allow_pickle=False) as f:
+      flat = {k: f[k] for k in f.files}
+    _check(flat)
+  except ValueError as e:
+    pth = path if path.endswith(".pth") else "PTH"
+    npz = os.path.splitext(path)[0] + ".npz"
+    raise ValueError(f"{path}: {e}; make the .npz from the .pth with "
+                     f"`{_convert_command(pth, npz)}`") from None
+  return traverse_util.unflatten_dict(flat, sep="/")
+
+
+def load_extractor(path: str) -> Callable[[jax.Array], InceptionOutputs]:
+  """images [B, H, W, 1 or 3] in [0, 1] -> InceptionOutputs, jitted, with the weights at `path`.
+
+  The weights are an argument of the jitted function, not constants folded into it, so each
+  input shape compiles quickly and once.
+  """
+  return functools.partial(jax.jit(InceptionV3().apply), load_variables(path))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+  parser = argparse.ArgumentParser(prog="python -m jaxgen.metrics.inception",
+                                   description=__doc__.split("\n\n")[0])
+  commands = parser.add_subparsers(dest="command", required=True)
+  conv = commands.add_parser("convert", help="convert pytorch-fid's .pth weights to .npz (once)")
+  conv.add_argument("pth", help=f"pt_inception-2015-12-05-6726825d.pth, from {WEIGHTS_URL}")
+  conv.add_argument("npz", help="the .npz to write, for --inception-weights")
+  args = parser.parse_args(argv)
+  try:
+    convert(args.pth, args.npz)
+  except (OSError, ValueError) as e:
+    sys.exit(f"{parser.prog} convert: {e}")
+  print(f"wrote {args.npz}")
+
+
+if __name__ == "__main__":
+  main()
