@@ -3,10 +3,10 @@
 import ml_collections
 
 from jaxgen import registry
-from jaxgen.methods import gan, vae
+from jaxgen.methods import draw, gan, vae
 from jaxgen.methods.base import DataSpec, Method
 
-METHODS = {"gan": gan.make, "vae": vae.make}
+METHODS = {"draw": draw.make, "gan": gan.make, "vae": vae.make}
 
 
 def get(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:

@@ -36,16 +36,18 @@ class TrainState:
 class Method(NamedTuple):
   """init(key, batch) -> state; train_step(state, batch, key) -> (state, scalar metrics);
   eval_step(state, batch, key) -> per-example metrics, each of shape [B];
-  sample(state, key, num, labels) -> float32 images in [0, 1], shape [num, H, W, C];
+  sample(state, key, num, labels) -> float32 images in [0, 1], shape [num, H, W, C] (None
+  where a family generates nothing, e.g. a classifier);
   reconstruct(state, batch, key) -> float32 images in [0, 1] (None where a family has none);
   interpolate(state, key, num_rows, steps, labels) -> [num_rows · steps, H, W, C] in [0, 1],
   one latent walk per row (None where a family has no latent space)."""
   init: Callable[[PRNGKey, Batch], TrainState]
   train_step: Callable[[TrainState, Batch, PRNGKey], tuple[TrainState, Metrics]]
   eval_step: Callable[[TrainState, Batch, PRNGKey], Metrics]
-  sample: Callable[..., jax.Array]
+  sample: Callable[..., jax.Array] | None = None
   reconstruct: Callable[[TrainState, Batch, PRNGKey], jax.Array] | None = None
   interpolate: Callable[..., jax.Array] | None = None
+  sample_sequence: Callable[..., jax.Array] | None = None  # (state, key, num) -> [T, num, H, W, C]
 
 
 class DataSpec(NamedTuple):

@@ -12,6 +12,7 @@ Config keys read (all declared in `default_method_config`):
 """
 
 import math
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -34,6 +35,35 @@ def default_method_config() -> ml_collections.ConfigDict:
       optimizer=optim.default_config(),
       eval=dict(iwae_k=0, iwae_chunk=500),
   ))
+
+
+def per_sample_normal(key: PRNGKey, sample_ids: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+  """[len(sample_ids), *shape] standard normals; sample i's come from fold_in(key, i), so they
+  do not depend on which other samples are drawn alongside."""
+  return jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), shape))(sample_ids)
+
+
+def importance_weighted_nll(log_weights: Callable[[jax.Array], jax.Array], batch_size: int, *,
+                            num_samples: int, chunk: int) -> jax.Array:
+  """-log (1/k) Σ_i w_i per example over k = `num_samples` importance samples (Burda et al.
+  2016), evaluated `chunk` samples at a time.
+
+  log_weights(sample_ids [c]) -> [c, B]: log p(x, z_i) - log q(z_i|x) for each sample id.
+  Drawing sample i's noise with `per_sample_normal` makes the estimate independent of the chunk
+  size; the last chunk is padded and its surplus samples get weight zero (log w = -inf). The
+  log-sum-exp is streamed across chunks, so memory is O(chunk · B), not O(k · B).
+  """
+  chunk = min(chunk, num_samples)
+  num_chunks = -(-num_samples // chunk)
+
+  def chunk_logsumexp(acc, index):
+    sample_ids = index * chunk + jnp.arange(chunk)
+    log_w = jnp.where((sample_ids < num_samples)[:, None], log_weights(sample_ids), -jnp.inf)
+    return jnp.logaddexp(acc, jax.nn.logsumexp(log_w, axis=0)), None
+
+  acc, _ = jax.lax.scan(chunk_logsumexp, jnp.full((batch_size,), -jnp.inf),
+                        jnp.arange(num_chunks))
+  return math.log(num_samples) - acc
 
 
 def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
@@ -82,35 +112,25 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
     return new_state, metrics
 
   def iwae_nll(params, x, key):
-    """-log (1/k) Σ_i p(x, z_i) / q(z_i|x), decoding `iwae_chunk` samples at a time.
-
-    Sample i's noise comes from fold_in(key, i), so the estimate does not depend on the chunk
-    size; the last chunk is padded and its surplus samples get weight zero (log w = -inf).
-    The log-sum-exp is streamed across chunks, so memory is O(chunk · B), not O(k · B).
-    """
+    """-log (1/k) Σ_i p(x, z_i) / q(z_i|x), `iwae_chunk` samples decoded at a time."""
     mean, logvar = model.apply({"params": params}, x, method="encode")
     batch_size = x.shape[0]
-    chunk = min(iwae_chunk, iwae_k)
-    num_chunks = -(-iwae_k // chunk)
+    chunk = min(iwae_chunk, iwae_k)  # as importance_weighted_nll clips it
     x_rep = jnp.broadcast_to(x, (chunk, *x.shape)).reshape(chunk * batch_size, *x.shape[1:])
     mean_rep = jnp.broadcast_to(mean, (chunk, *mean.shape))
     logvar_rep = jnp.broadcast_to(logvar, (chunk, *logvar.shape))
 
-    def chunk_logsumexp(acc, index):
-      sample_ids = index * chunk + jnp.arange(chunk)
-      eps = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), mean.shape))(
-          sample_ids)
+    def log_weights(sample_ids):
+      eps = per_sample_normal(key, sample_ids, mean.shape)
       z = mean_rep + jnp.exp(0.5 * logvar_rep) * eps  # [chunk, B, latent]
       out = decode(params, z.reshape(chunk * batch_size, latent_dim))
       log_px_z = -likelihood.nll(out, x_rep).reshape(chunk, batch_size)
       log_pz = losses.gaussian_log_prob(z, jnp.zeros_like(z), jnp.zeros_like(z))
       log_qz = losses.gaussian_log_prob(z, mean_rep, logvar_rep)
-      log_w = jnp.where((sample_ids < iwae_k)[:, None], log_px_z + log_pz - log_qz, -jnp.inf)
-      return jnp.logaddexp(acc, jax.nn.logsumexp(log_w, axis=0)), None
+      return log_px_z + log_pz - log_qz
 
-    acc, _ = jax.lax.scan(chunk_logsumexp, jnp.full((batch_size,), -jnp.inf),
-                          jnp.arange(num_chunks))
-    return math.log(iwae_k) - acc
+    return importance_weighted_nll(log_weights, batch_size, num_samples=iwae_k,
+                                   chunk=iwae_chunk)
 
   def eval_step(state: TrainState, batch: Batch, key: PRNGKey) -> Metrics:
     params, x = state.params["vae"], batch["image"]
