@@ -4,6 +4,7 @@
   python -m jaxgen.sample --workdir DIR --labels 0,1,2      # one image per listed class
   python -m jaxgen.sample --workdir DIR --per_class 8       # 8 of each class, a row per class
   python -m jaxgen.sample --workdir DIR --interpolate 8 --steps 10 [--labels ...]
+  python -m jaxgen.sample --workdir DIR --sequence [--num 16]   # DRAW: GIF + strip of canvases
 """
 
 import os
@@ -27,6 +28,9 @@ flags.DEFINE_alias("per-class", "per_class")
 flags.DEFINE_integer("interpolate", None, "Write a latent interpolation grid with this many rows "
                      "(slerp between two prior draws per row).")
 flags.DEFINE_integer("steps", 10, "Points per interpolation row, endpoints included.")
+flags.DEFINE_bool("sequence", False, "Sequential samplers (DRAW): write every step's canvases as "
+                  "an animated GIF (a grid per step) and a PNG strip (a row per image, a column "
+                  "per step).")
 flags.mark_flag_as_required("workdir")
 flags.register_validator("per_class", lambda n: n is None or n > 0, "--per_class must be > 0")
 flags.register_validator("interpolate", lambda n: n is None or n > 0, "--interpolate must be > 0")
@@ -53,13 +57,20 @@ def main(argv):
   if FLAGS.interpolate is not None and labels is not None and len(labels) != FLAGS.interpolate:
     raise app.UsageError(f"--labels gives {len(labels)} classes for {FLAGS.interpolate} "
                          "interpolation rows; give one per row")
+  if FLAGS.sequence and (labels is not None or FLAGS.per_class or FLAGS.interpolate):
+    raise app.UsageError("--sequence cannot be combined with --labels, --per_class or --interpolate")
   config = config_lib.load_from_workdir(FLAGS.workdir)
   run = train.Run(config, FLAGS.workdir)
   try:
     state = run.restore(FLAGS.step)
     step = int(state.step)
     ncol = None
-    if FLAGS.interpolate is not None:
+    if FLAGS.sequence:
+      kind = "sequence"
+      frames = run.sample_sequence(state, FLAGS.seed, FLAGS.num)  # [T, num, H, W, C]
+      ncol = len(frames)
+      out_images = frames.swapaxes(0, 1).reshape(-1, *frames.shape[2:])  # row per image
+    elif FLAGS.interpolate is not None:
       kind, ncol = "interpolation", FLAGS.steps
       out_images = run.interpolate(state, FLAGS.seed, FLAGS.interpolate, FLAGS.steps, labels)
       if labels is not None:
@@ -78,8 +89,13 @@ def main(argv):
   out = FLAGS.out or os.path.join(FLAGS.workdir, "samples",
                                   f"{'sample' if kind == 'samples' else kind}_seed{FLAGS.seed}.png")
   images.save_png(out, out_images, config=config, step=step, seed=FLAGS.seed, kind=kind, ncol=ncol)
+  if FLAGS.sequence:
+    images.save_gif(os.path.splitext(out)[0] + ".gif", frames, config=config, step=step,
+                    seed=FLAGS.seed)
   if FLAGS.npz:
     extra = {} if labels is None else {"labels": np.asarray(labels, np.int32)}
+    if FLAGS.sequence:
+      extra["frames"] = frames
     np.savez(os.path.splitext(out)[0] + ".npz", images=out_images, step=step, seed=FLAGS.seed,
              **extra)
   logging.info("wrote %d images (%s) of step %d to %s", len(out_images), kind, step, out)

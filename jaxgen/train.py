@@ -51,7 +51,11 @@ class Run:
     self.method = methods.get(config, self.spec)
     self.checkpoints = checkpoint.Checkpoints(workdir, keep=config.keep_checkpoints)
     self._init = jax.jit(self.method.init, out_shardings=self.replicated)
-    self._sample = jax.jit(self.method.sample, static_argnums=2, out_shardings=self.replicated)
+    self._sample = jax.jit(self.method.sample, static_argnums=2,
+                           out_shardings=self.replicated) if self.method.sample else None
+    self._sample_sequence = jax.jit(self.method.sample_sequence, static_argnums=2,
+                                    out_shardings=self.replicated) \
+        if self.method.sample_sequence else None
     self._interpolate = jax.jit(self.method.interpolate, static_argnums=(2, 3),
                                 out_shardings=self.replicated) if self.method.interpolate else None
     self._eval_sums = jax.jit(self._eval_sums_impl)
@@ -95,8 +99,17 @@ class Run:
   def sample(self, state, seed: int, num: int, labels=None) -> np.ndarray:
     """float images in [0, 1]; the same (state, seed, num, labels) gives the same pixels.
     labels: int [num] for conditional methods; None for the method's default."""
+    if self.method.sample is None:
+      raise ValueError(f"method {self.config.method!r} generates no images")
     return np.asarray(jax.device_get(self._sample(state, self._sample_key(seed, 0), num,
                                                   self._labels(labels))))
+
+  def sample_sequence(self, state, seed: int, num: int) -> np.ndarray:
+    """[T, num, ...] float images in [0, 1]: every step of a sequential sampler (DRAW's
+    canvases); the last equals `sample(state, seed, num)`."""
+    if self.method.sample_sequence is None:
+      raise ValueError(f"method {self.config.method!r} does not generate a sequence of canvases")
+    return np.asarray(jax.device_get(self._sample_sequence(state, self._sample_key(seed, 0), num)))
 
   def interpolate(self, state, seed: int, num_rows: int, steps: int, labels=None) -> np.ndarray:
     """[num_rows · steps, ...] float images in [0, 1]: one latent walk per row."""
@@ -260,7 +273,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
           scores = run.evaluate(state, config.data.eval_split, config.eval.num_examples)
           summary["eval"] = {f"eval/{k}": v for k, v in scores.items()}
           writer.write_scalars(step, summary["eval"])
-        if due["sample"]:
+        if due["sample"] and run.method.sample is not None:
           _write_grids(run, state, step, workdir, is_main)
         if due["checkpoint"]:
           run.checkpoints.save(step, state)

@@ -1,4 +1,6 @@
-"""`jaxgen.sample`: class-conditional grids, latent interpolation, clear errors."""
+"""`jaxgen.sample`: class-conditional grids, latent interpolation, DRAW sequences, clear errors."""
+
+import json
 
 import numpy as np
 import pytest
@@ -71,3 +73,36 @@ def test_bad_labels_are_named(cgan, tmp_path):
   vae.checkpoints.close()
   proc = run_cli("-m", "jaxgen.sample", "--workdir", str(workdir), "--labels", "1,x", check=False)
   assert proc.returncode != 0 and "--labels takes comma-separated class indices" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def draw_run(tmp_path_factory):
+  """A DRAW run (tiny config, initial weights) checkpointed at step 0."""
+  workdir = tmp_path_factory.mktemp("draw")
+  config = load_config("draw_fashion_mnist", "tiny")
+  config_lib.save(config, str(workdir))
+  run = train.Run(config, str(workdir))
+  run.checkpoints.save(0, run.init_state())
+  run.checkpoints.close()
+  run = train.Run(config, str(workdir))
+  yield run, run.restore(), workdir
+  run.checkpoints.close()
+
+
+def test_sequence_writes_every_canvas_as_gif_and_strip(draw_run):
+  run, state, workdir = draw_run
+  steps = run.config.model.steps
+  out = workdir / "seq.png"
+  run_cli("-m", "jaxgen.sample", "--workdir", str(workdir), "--sequence", "--num", "3",
+          "--seed", "5", "--out", str(out), "--npz")
+  frames = np.load(workdir / "seq.npz")["frames"]
+  assert frames.shape == (steps, 3, 28, 28, 1)
+  np.testing.assert_allclose(frames[-1], run.sample(state, 5, 3), atol=1e-6)
+  assert Image.open(out).size == (steps * 30 + 2, 3 * 30 + 2)  # a column per step, a row per image
+  gif = Image.open(workdir / "seq.gif")
+  assert gif.n_frames == steps
+  meta = json.loads(gif.info["comment"])
+  assert meta["kind"] == "sequence" and meta["seed"] == "5" and meta["model"].startswith("draw/")
+  with pytest.raises(ValueError, match="does not generate a sequence"):
+    train.Run(load_config("vae_fashion_mnist", "tiny"), str(workdir / "vae")).sample_sequence(
+        None, 0, 1)

@@ -40,14 +40,16 @@ class Method(NamedTuple):
   where a family generates nothing, e.g. a classifier);
   reconstruct(state, batch, key) -> float32 images in [0, 1] (None where a family has none);
   interpolate(state, key, num_rows, steps, labels) -> [num_rows · steps, H, W, C] in [0, 1],
-  one latent walk per row (None where a family has no latent space)."""
+  one latent walk per row (None where a family has no latent space);
+  sample_sequence(state, key, num) -> [T, num, H, W, C] in [0, 1], every step of a sequential
+  sampler, the last equal to `sample` with the same key (None for one-shot samplers)."""
   init: Callable[[PRNGKey, Batch], TrainState]
   train_step: Callable[[TrainState, Batch, PRNGKey], tuple[TrainState, Metrics]]
   eval_step: Callable[[TrainState, Batch, PRNGKey], Metrics]
   sample: Callable[..., jax.Array] | None = None
   reconstruct: Callable[[TrainState, Batch, PRNGKey], jax.Array] | None = None
   interpolate: Callable[..., jax.Array] | None = None
-  sample_sequence: Callable[..., jax.Array] | None = None  # (state, key, num) -> [T, num, H, W, C]
+  sample_sequence: Callable[..., jax.Array] | None = None
 
 
 class DataSpec(NamedTuple):
