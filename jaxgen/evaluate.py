@@ -1,50 +1,191 @@
-"""Evaluates a trained run on a split and writes WORKDIR/eval/metrics_step<N>.json.
+"""Evaluates a trained run, or a set of images from any codebase, and writes the figures as JSON.
 
-  python -m jaxgen.evaluate --workdir DIR [--split test] [--num -1] [--iwae_k 5000] [--step N]
+  python -m jaxgen.evaluate --workdir DIR [--metrics nll] [--split test] [--num -1] [--iwae_k K]
+      [--extractor domain|inception] [--inception_weights NPZ] [--seed 0] [--step N]
+  python -m jaxgen.evaluate --images samples.npz|PNG_DIR --dataset fashion_mnist [--split test]
+      --metrics fid,kid,pr [--extractor domain|inception] [--pad_to 32]
 
-Likelihood metrics come from the method's eval_step (for the VAE: negative ELBO, IWAE bound,
-in nats and bits/dim). Sample-quality metrics (FID, KID, ...) arrive with jaxgen.metrics.
+Metrics (comma-separated):
+  nll   the method's own eval metrics on the split (VAE/DRAW: negative ELBO, IWAE bound, nats and
+        bits/dim; GAN: discriminator scores)
+  fid, kid, is, pr   --num generated samples (default the split's size) against the whole split,
+        through --extractor (see jaxgen.metrics.sample_quality); `pr` is precision, recall,
+        density and coverage; conditional models also get the class accuracy of their samples
+  ssim  SSIM, MS-SSIM and PSNR between eval images and their reconstructions (methods with
+        `reconstruct`), data range 1
+
+A run's results go to DIR/eval/metrics_step<N>.json; --out names another file.
 """
 
+import glob
 import json
 import os
 
+import numpy as np
 from absl import app, flags, logging
 
 from jaxgen import writers
 
+FEATURE_METRICS = ("fid", "kid", "is", "pr")
+METRICS = ("nll", *FEATURE_METRICS, "ssim")
+
 flags.DEFINE_string("workdir", None, "A jaxgen workdir (config.json + checkpoints/).")
-flags.DEFINE_string("split", None, "Split to evaluate; default config.data.eval_split.")
-flags.DEFINE_integer("num", -1, "Number of examples; -1 = the whole split.")
+flags.DEFINE_list("metrics", ["nll"], f"Any of {', '.join(METRICS)}.")
+flags.DEFINE_string("split", None, "Split to evaluate against; default config.data.eval_split "
+                    "(with --images: test).")
+flags.DEFINE_integer("num", -1, "Examples (nll, ssim) and generated samples (fid, kid, is, pr); "
+                     "-1 = the split's size.")
 flags.DEFINE_integer("iwae_k", None, "Override config.eval.iwae_k (importance samples).")
+flags.DEFINE_enum("extractor", "domain", ["domain", "inception"], "Features for fid/kid/is/pr.")
+flags.DEFINE_string("inception_weights", None, "Converted FID Inception weights (.npz).")
+flags.DEFINE_integer("seed", 0, "Sampling seed for generated images and KID's subsets.")
 flags.DEFINE_integer("step", None, "Checkpoint step; default the latest.")
-flags.mark_flag_as_required("workdir")
+flags.DEFINE_string("images", None, "Score these images instead of a run: an .npz with an "
+                    "`images` array (uint8, or floats in [0, 1]; NHWC) or a folder of PNGs.")
+flags.DEFINE_string("dataset", None, "With --images: the dataset whose split they are compared to.")
+flags.DEFINE_integer("pad_to", 0, "With --images: zero-pad the real images to this size, as the "
+                     "run that made the images did (data.pad_to).")
+flags.DEFINE_integer("batch_size", 500, "Batch size of the feature extractor.")
+flags.DEFINE_string("cache_dir", None, "Cache of real images' features; default "
+                    "~/.cache/jaxgen/reference_features.")
+flags.DEFINE_string("out", None, "Output JSON; default DIR/eval/metrics_step<N>.json.")
 FLAGS = flags.FLAGS
 
 
-def main(argv):
-  del argv
+def _load_images(path: str) -> np.ndarray:
+  """Float NHWC images in [0, 1] from an .npz (`images`) or a folder of PNGs (sorted by name)."""
+  if os.path.isdir(path):
+    from PIL import Image
+    files = sorted(glob.glob(os.path.join(path, "*.png")))
+    if not files:
+      raise app.UsageError(f"--images {path}: no .png files in the folder")
+    images = np.stack([np.asarray(Image.open(f)) for f in files])
+  elif path.endswith(".npz"):
+    with np.load(path) as f:
+      if "images" not in f:
+        raise app.UsageError(f"--images {path}: no `images` array (found {sorted(f.files)})")
+      images = f["images"]
+  else:
+    raise app.UsageError(f"--images {path}: expected an .npz file or a folder of PNGs")
+  if images.ndim == 3:
+    images = images[..., None]
+  if images.ndim != 4 or images.shape[-1] not in (1, 3):
+    raise app.UsageError(f"--images {path}: expected images [N, H, W, 1 or 3], got {images.shape}")
+  if images.dtype == np.uint8:
+    return images.astype(np.float32) / 255.0
+  if not np.issubdtype(images.dtype, np.floating):
+    raise app.UsageError(f"--images {path}: expected uint8 or float images, got {images.dtype}")
+  if images.min() < 0.0 or images.max() > 1.0:
+    raise app.UsageError(f"--images {path}: float images must lie in [0, 1], got "
+                         f"[{images.min():.3g}, {images.max():.3g}]")
+  return images.astype(np.float32)
+
+
+def _batches(images: np.ndarray, size: int):
+  for i in range(0, len(images), size):
+    yield images[i:i + size]
+
+
+def _feature_scores(metrics, fake_batches, *, dataset: str, split: str, real_uint8, pad_to,
+                    labels=None):
+  from jaxgen.metrics import sample_quality
+  extractor = sample_quality.make_extractor(FLAGS.extractor, dataset=dataset,
+                                            inception_weights=FLAGS.inception_weights)
+  kwargs = {"cache_dir": FLAGS.cache_dir} if FLAGS.cache_dir else {}
+  real = sample_quality.real_features(extractor, real_uint8, key=f"{dataset}_{split}",
+                                      pad_to=pad_to, batch_size=FLAGS.batch_size, **kwargs)
+  fake = sample_quality.extract(extractor, fake_batches)
+  scores = sample_quality.score(metrics, fake, real, seed=FLAGS.seed, labels=labels)
+  return {"extractor": extractor.name, "num_samples": len(fake.features),
+          "num_real": len(real.features)}, scores
+
+
+def _evaluate_images(metrics):
+  from jaxgen import data as data_lib
+  if not FLAGS.dataset:
+    raise app.UsageError("--images needs --dataset (the data to compare with)")
+  if set(metrics) - set(FEATURE_METRICS):
+    raise app.UsageError(f"--images supports only {', '.join(FEATURE_METRICS)}")
+  images = _load_images(FLAGS.images)
+  split = FLAGS.split or "test"
+  real = data_lib.load(FLAGS.dataset, split)
+  info, scores = _feature_scores(metrics, _batches(images, FLAGS.batch_size),
+                                 dataset=FLAGS.dataset, split=split, real_uint8=real.images,
+                                 pad_to=FLAGS.pad_to)
+  result = {"images": FLAGS.images, "dataset": FLAGS.dataset, "split": split, **info,
+            "metrics": scores}
+  out = FLAGS.out or os.path.splitext(FLAGS.images.rstrip("/"))[0] + "_metrics.json"
+  return result, out
+
+
+def _evaluate_run(metrics):
   from jaxgen import config as config_lib, train
+  from jaxgen.metrics import image
   config = config_lib.load_from_workdir(FLAGS.workdir)
   if FLAGS.iwae_k is not None:
     if "iwae_k" not in config.eval:
       raise app.UsageError(f"--iwae_k: method {config.method!r} has no importance-weighted bound")
     config.eval.iwae_k = FLAGS.iwae_k
   run = train.Run(config, FLAGS.workdir)
-  state = run.restore(FLAGS.step)
-  step = int(state.step)
-  split = FLAGS.split or config.data.eval_split
-  scores = run.evaluate(state, split, FLAGS.num)
-  run.checkpoints.close()
-  result = {"step": step, "dataset": config.data.name, "split": split,
-            "num_examples": FLAGS.num, "seed": config.seed, "metrics": scores}
-  if "iwae_k" in config.eval:
-    result["iwae_k"] = config.eval.iwae_k
-  out = os.path.join(FLAGS.workdir, "eval", f"metrics_step{step}.json")
-  os.makedirs(os.path.dirname(out), exist_ok=True)
+  try:
+    state = run.restore(FLAGS.step)
+    step = int(state.step)
+    split = FLAGS.split or config.data.eval_split
+    result = {"step": step, "dataset": config.data.name, "split": split,
+              "num_examples": FLAGS.num, "seed": FLAGS.seed}
+    scores = {}
+    if "nll" in metrics:
+      scores.update(run.evaluate(state, split, FLAGS.num))
+      if "iwae_k" in config.eval:
+        result["iwae_k"] = config.eval.iwae_k
+    if "ssim" in metrics:
+      if run.method.reconstruct is None:
+        raise app.UsageError(f"ssim: method {config.method!r} does not reconstruct images")
+      sums, n = {"ssim": 0.0, "ms_ssim": 0.0, "psnr": 0.0}, 0
+      for x, y in run.reconstruction_batches(state, FLAGS.num):
+        for name, fn in (("ssim", image.ssim), ("ms_ssim", image.ms_ssim), ("psnr", image.psnr)):
+          sums[name] += float(np.sum(fn(x, y, data_range=1.0)))
+        n += len(x)
+      scores.update({k: v / n for k, v in sums.items()})
+    feature_metrics = [m for m in metrics if m in FEATURE_METRICS]
+    if feature_metrics:
+      if run.method.sample is None:
+        raise app.UsageError(f"{','.join(feature_metrics)}: method {config.method!r} generates "
+                             "no images")
+      real = run.dataset(split)
+      num = len(real.images) if FLAGS.num < 0 else FLAGS.num
+      conditional = bool(config.model.get("conditional", False))
+      batches = list(run.sample_batches(state, FLAGS.seed, num, FLAGS.batch_size, conditional))
+      labels = np.concatenate([l for _, l in batches]) if conditional else None
+      info, feature_scores = _feature_scores(
+          feature_metrics, (x for x, _ in batches), dataset=config.data.name, split=split,
+          real_uint8=real.images, pad_to=config.data.pad_to, labels=labels)
+      result.update(info)
+      scores.update(feature_scores)
+  finally:
+    run.checkpoints.close()
+  result["metrics"] = scores
+  out = FLAGS.out or os.path.join(FLAGS.workdir, "eval", f"metrics_step{step}.json")
+  return result, out
+
+
+def main(argv):
+  del argv
+  metrics = list(dict.fromkeys(FLAGS.metrics))
+  unknown = [m for m in metrics if m not in METRICS]
+  if unknown:
+    raise app.UsageError(f"--metrics: unknown {', '.join(unknown)}; expected any of "
+                         f"{', '.join(METRICS)}")
+  if bool(FLAGS.workdir) == bool(FLAGS.images):
+    raise app.UsageError("give exactly one of --workdir (a run) or --images (files)")
+  try:
+    result, out = (_evaluate_images if FLAGS.images else _evaluate_run)(metrics)
+  except (ValueError, FileNotFoundError) as e:  # bad weights, too few samples, bad data
+    raise app.UsageError(str(e))
+  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   with open(out, "w") as f:
     json.dump(result, f, indent=2)
-  for k, v in scores.items():
+  for k, v in result["metrics"].items():
     print(f"{k:>16s}  {v:.4f}")
   logging.info("wrote %s", out)
 

@@ -104,6 +104,17 @@ class Run:
     return np.asarray(jax.device_get(self._sample(state, self._sample_key(seed, 0), num,
                                                   self._labels(labels))))
 
+  def sample_batches(self, state, seed: int, num: int, batch_size: int, conditional: bool):
+    """Yields (images, labels) batches of `num` samples for evaluation, batch i from its own key
+    (independent of `sample`'s); a conditional model gets classes 0, 1, ..., 0, 1, ... in
+    turn (labels None otherwise)."""
+    base = self._sample_key(seed, 2)
+    for i, start in enumerate(range(0, num, batch_size)):
+      n = min(batch_size, num - start)
+      labels = (np.arange(start, start + n) % self.spec.num_classes) if conditional else None
+      images = self._sample(state, jax.random.fold_in(base, i), n, self._labels(labels))
+      yield np.asarray(jax.device_get(images)), labels
+
   def sample_sequence(self, state, seed: int, num: int) -> np.ndarray:
     """[T, num, ...] float images in [0, 1]: every step of a sequential sampler (DRAW's
     canvases); the last equals `sample(state, seed, num)`."""
@@ -151,6 +162,17 @@ class Run:
     if self.config.data.pad_to:
       inputs = data_lib.pad_to(inputs, self.config.data.pad_to)
     return jnp.stack([inputs, out], 1).reshape(-1, *out.shape[1:])
+
+  def reconstruction_batches(self, state, num: int):
+    """Yields (inputs, reconstructions) of the first `num` eval images (-1: all), in batches of
+    config.eval.batch_size, as float arrays in [0, 1]."""
+    ds = self.dataset(self.config.data.eval_split)
+    n = len(ds.images) if num < 0 else min(num, len(ds.images))
+    for raw in loader_lib.eval_batches(ds.images[:n], ds.labels[:n], self.config.eval.batch_size,
+                                       self.mesh):
+      pairs = np.clip(np.asarray(jax.device_get(self._reconstruct(state, raw))), 0.0, 1.0)
+      keep = np.asarray(jax.device_get(raw["mask"]))
+      yield pairs[0::2][keep], pairs[1::2][keep]
 
   def reconstructions(self, state, num: int) -> np.ndarray:
     """The first `num` eval images (rounded to a multiple of the device count) each followed

@@ -1,0 +1,124 @@
+"""Sample quality: generated and real images through one feature extractor, then FID, KID, IS,
+precision/recall/density/coverage and the class accuracy of conditional samples.
+
+An extractor maps float images [B, H, W, C] in [0, 1] to (features [B, F], logits [B, K]):
+- "inception": the FID InceptionV3 (jaxgen.metrics.inception; pool3 features, and the logits
+  without bias for the Inception Score), from converted weights the user gives;
+- "domain": the classifier jaxgen ships for the dataset (jaxgen.metrics.domain), for
+  "FID (domain)" where the Inception weights are not available. Its numbers compare only with
+  other numbers from the same extractor.
+Real images' features are cached on disk, keyed by dataset, split, count, padding and extractor.
+"""
+
+import hashlib
+import os
+from typing import Callable, Iterable, NamedTuple
+
+import jax
+import numpy as np
+
+from jaxgen.metrics.inception_score import inception_score
+from jaxgen.metrics.kid import kid
+from jaxgen.metrics.prdc import prdc
+from jaxgen.metrics.stats import FeatureStats, frechet_distance
+
+DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "jaxgen", "reference_features")
+
+
+class Extractor(NamedTuple):
+  fn: Callable[[jax.Array], tuple[jax.Array, jax.Array]]
+  name: str  # part of the cache key: which network, which weights
+
+
+class Features(NamedTuple):
+  stats: FeatureStats
+  features: np.ndarray  # float32 [N, F], for KID and precision/recall
+  logits: np.ndarray    # float32 [N, K]
+
+
+def make_extractor(kind: str, *, dataset: str, inception_weights: str | None) -> Extractor:
+  if kind == "inception":
+    from jaxgen.metrics import inception
+    if not inception_weights:
+      raise ValueError("--extractor inception needs --inception_weights NPZ (" +
+                       f"download {inception.WEIGHTS_URL}, then "
+                       "python -m jaxgen.metrics.inception convert PTH NPZ)")
+    net = inception.load_extractor(inception_weights)
+
+    def fn(images):
+      out = net(images)
+      return out.pool3, out.logits_unbiased
+    with open(inception_weights, "rb") as f:
+      digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    return Extractor(fn, f"inception-{digest}")
+  if kind == "domain":
+    from jaxgen.metrics import domain
+    base = dataset.split(":")[0]
+    return Extractor(domain.load_domain_extractor(base), f"domain-{base}-{domain.info(base)['step']}")
+  raise ValueError(f"unknown extractor {kind!r}; expected inception or domain")
+
+
+def extract(extractor: Extractor, batches: Iterable[np.ndarray]) -> Features:
+  """Features of float image batches in [0, 1], streamed into float64 statistics."""
+  stats, feats, logits = None, [], []
+  for images in batches:
+    images = np.asarray(images, np.float32)
+    if images.min() < 0.0 or images.max() > 1.0:
+      raise ValueError(f"images must be floats in [0, 1], got values in "
+                       f"[{images.min():.3g}, {images.max():.3g}]")
+    f, l = jax.device_get(extractor.fn(images))
+    stats = FeatureStats.of(f) if stats is None else stats.update(f)
+    feats.append(np.asarray(f, np.float32))
+    logits.append(np.asarray(l, np.float32))
+  if stats is None:
+    raise ValueError("no images to extract features from")
+  return Features(stats, np.concatenate(feats), np.concatenate(logits))
+
+
+def real_features(extractor: Extractor, images_uint8: np.ndarray, *, key: str, pad_to: int,
+                  batch_size: int, cache_dir: str = DEFAULT_CACHE) -> Features:
+  """Features of a dataset split's uint8 images, zero-padded to `pad_to` like the samples
+  (0: as stored); cached in `cache_dir` under `key` (dataset, split, count) and the extractor."""
+  name = f"{key}_n{len(images_uint8)}_pad{pad_to}_{extractor.name}.npz".replace("/", "_")
+  path = os.path.join(cache_dir, name)
+  if os.path.exists(path):
+    with np.load(path) as f:
+      return Features(FeatureStats(int(f["count"]), f["mean"], f["scatter"]), f["features"],
+                      f["logits"])
+
+  def batches():
+    for i in range(0, len(images_uint8), batch_size):
+      x = images_uint8[i:i + batch_size].astype(np.float32) / 255.0
+      if pad_to:
+        p = (pad_to - x.shape[1]) // 2, (pad_to - x.shape[2]) // 2
+        x = np.pad(x, ((0, 0), (p[0], pad_to - x.shape[1] - p[0]),
+                       (p[1], pad_to - x.shape[2] - p[1]), (0, 0)))
+      yield x
+
+  out = extract(extractor, batches())
+  os.makedirs(cache_dir, exist_ok=True)
+  tmp = path + ".tmp.npz"  # written whole, then renamed: a crash leaves no half cache
+  np.savez(tmp, count=out.stats.count, mean=out.stats.mean, scatter=out.stats.scatter,
+           features=out.features, logits=out.logits)
+  os.replace(tmp, path)
+  return out
+
+
+def score(metrics: Iterable[str], fake: Features, real: Features, *, seed: int = 0,
+          labels: np.ndarray | None = None) -> dict[str, float]:
+  """The requested feature metrics of generated against real features. With `labels` (the
+  classes conditional samples were drawn for), also their class accuracy under the extractor."""
+  metrics, out = set(metrics), {}
+  if "fid" in metrics:
+    out["fid"] = frechet_distance(real.stats.mean, real.stats.cov, fake.stats.mean, fake.stats.cov)
+  if "kid" in metrics:
+    size = min(1000, len(fake.features), len(real.features))
+    out["kid"], out["kid_std"] = kid(real.features, fake.features, rng=seed, subset_size=size)
+  if "is" in metrics:
+    splits = 10 if len(fake.logits) >= 10 else 1
+    out["is"], out["is_std"] = inception_score(fake.logits, from_logits=True, num_splits=splits)
+  if "pr" in metrics:
+    out.update(prdc(real.features, fake.features, k=3)._asdict())
+  if labels is not None:
+    out["class_accuracy"] = float(np.mean(np.argmax(fake.logits, -1) == labels))
+  return out

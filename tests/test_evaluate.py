@@ -1,0 +1,92 @@
+"""`jaxgen.evaluate` and jaxgen.metrics.sample_quality: metrics of runs and of image files."""
+
+import json
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from jaxgen import data, train
+from jaxgen.metrics import image, sample_quality
+from jaxgen.metrics.stats import frechet_distance
+
+
+def pooled_extractor():
+  """Features: 4x4 average-pooled pixels; logits: the mean brightness of 3 bands."""
+  def fn(images):
+    b, h, w, c = images.shape
+    pooled = images.reshape(b, 4, h // 4, 4, w // 4, c).mean((2, 4)).reshape(b, -1)
+    return pooled, jnp.stack([pooled[:, :5].mean(1), pooled[:, 5:10].mean(1),
+                              pooled[:, 10:].mean(1)], 1)
+  return sample_quality.Extractor(fn, "pooled")
+
+
+@pytest.fixture(scope="module")
+def fashion_test():
+  return data.load("fashion_mnist", "test[:600]").images
+
+
+def test_real_features_are_cached_and_padded_like_samples(tmp_path, fashion_test):
+  ex = pooled_extractor()
+  first = sample_quality.real_features(ex, fashion_test, key="fmnist_test", pad_to=32,
+                                       batch_size=256, cache_dir=str(tmp_path))
+  assert len(list(tmp_path.iterdir())) == 1
+  again = sample_quality.real_features(ex, fashion_test, key="fmnist_test", pad_to=32,
+                                       batch_size=100, cache_dir=str(tmp_path))
+  np.testing.assert_array_equal(first.features, again.features)
+  padded = np.pad(fashion_test / 255.0, ((0, 0), (2, 2), (2, 2), (0, 0))).astype(np.float32)
+  direct = sample_quality.extract(ex, [padded])
+  np.testing.assert_allclose(first.features, direct.features, rtol=1e-6)
+  np.testing.assert_allclose(first.stats.cov, np.cov(direct.features.astype(np.float64).T),
+                             rtol=1e-5, atol=1e-9)
+
+
+def test_scores_separate_real_from_noise(fashion_test):
+  ex = pooled_extractor()
+  real = sample_quality.extract(ex, [fashion_test[:300] / 255.0])
+  same = sample_quality.extract(ex, [fashion_test[300:] / 255.0])
+  noise = sample_quality.extract(ex, [np.random.default_rng(0).uniform(size=(300, 28, 28, 1))])
+  close = sample_quality.score(["fid", "kid", "is", "pr"], same, real)
+  far = sample_quality.score(["fid", "kid", "is", "pr"], noise, real)
+  assert close["fid"] < 0.1 * far["fid"] and close["kid"] < 0.1 * far["kid"]
+  assert close["precision"] > 0.5 and far["precision"] == 0.0
+  assert close["fid"] == pytest.approx(frechet_distance(real.stats.mean, real.stats.cov,
+                                                        same.stats.mean, same.stats.cov))
+  labels = np.argmax(same.logits, -1)
+  assert sample_quality.score([], same, real, labels=labels)["class_accuracy"] == 1.0
+
+
+def test_extract_rejects_images_outside_the_unit_range():
+  with pytest.raises(ValueError, match=r"images must be floats in \[0, 1\]"):
+    sample_quality.extract(pooled_extractor(), [np.full((2, 28, 28, 1), 255.0)])
+
+
+def test_evaluate_cli_nll_and_reconstruction_ssim(tmp_path, tiny_fmnist):
+  train.train_and_evaluate(tiny_fmnist, str(tmp_path))
+  out = tmp_path / "m.json"
+  run_cli("-m", "jaxgen.evaluate", "--workdir", str(tmp_path), "--metrics", "nll,ssim",
+          "--num", "130", "--out", str(out))
+  scores = json.loads(out.read_text())["metrics"]
+  assert scores["neg_elbo"] > 0 and 0.0 < scores["ssim"] <= 1.0 and scores["psnr"] > 0
+  # The SSIM is the mean over exactly the first 130 eval images and their reconstructions.
+  run = train.Run(tiny_fmnist, str(tmp_path))
+  pairs = list(run.reconstruction_batches(run.restore(), 130))
+  run.checkpoints.close()
+  x, y = (np.concatenate(p) for p in zip(*pairs))
+  ds = run.dataset(tiny_fmnist.data.eval_split)
+  np.testing.assert_allclose(x, ds.images[:130] / np.float32(255.0), rtol=1e-6)
+  assert scores["ssim"] == pytest.approx(float(np.mean(image.ssim(x, y, data_range=1.0))),
+                                         rel=1e-5)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--metrics", "fid,bogus"], "unknown bogus"),
+    (["--images", "x.npz"], "--images needs --dataset"),
+    (["--images", "x.txt", "--dataset", "fashion_mnist", "--metrics", "fid"],
+     "expected an .npz file or a folder of PNGs"),
+])
+def test_evaluate_cli_names_bad_input(tmp_path, args, message):
+  wd = ["--workdir", str(tmp_path)] if "--images" not in args else []
+  proc = run_cli("-m", "jaxgen.evaluate", *wd, *args, check=False)
+  assert proc.returncode != 0 and message in proc.stderr
