@@ -3,10 +3,10 @@
 import ml_collections
 
 from jaxgen import registry
-from jaxgen.methods import draw, gan, vae
+from jaxgen.methods import classifier, draw, gan, vae
 from jaxgen.methods.base import DataSpec, Method
 
-METHODS = {"draw": draw.make, "gan": gan.make, "vae": vae.make}
+METHODS = {"classifier": classifier.make, "draw": draw.make, "gan": gan.make, "vae": vae.make}
 
 
 def get(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:

@@ -1,0 +1,123 @@
+"""The classifier method and the shipped domain feature extractors built from it."""
+
+import math
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import load_config
+from jaxgen import data as data_lib
+from jaxgen import train
+from jaxgen.methods import classifier
+from jaxgen.methods.base import DataSpec
+from jaxgen.metrics import domain
+from jaxgen.models import classifier as classifier_models
+
+# Each shipped extractor's evaluation split, and the held-out images it is checked on here.
+EVAL_SPLIT = {"fashion_mnist": "test", "mnist": "test[8000:]"}
+HELD_OUT = {"fashion_mnist": "test[:1000]", "mnist": "test[8000:9000]"}
+
+
+# ----- Model and method ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(2, 28, 28, 5), (2, 7, 9, 3)])
+def test_max_pool_2x2_is_flax_max_pool(shape):
+  x = jax.random.normal(jax.random.key(0), shape)
+  np.testing.assert_array_equal(classifier_models.max_pool_2x2(x),
+                                nn.max_pool(x, (2, 2), strides=(2, 2)))
+
+
+def test_random_shift_translates_each_image_within_the_bound():
+  images = jnp.zeros((200, 9, 9, 1)).at[:, 4, 4, 0].set(1.0)  # one lit pixel in the centre
+  shifted = classifier.random_shift(jax.random.key(0), images, 2)
+  assert shifted.shape == images.shape
+  np.testing.assert_array_equal(shifted.sum(axis=(1, 2, 3)), 1.0)  # moved, not cut off
+  rows, cols = np.nonzero(np.asarray(shifted[..., 0]))[1:]
+  assert set(rows - 4) == set(cols - 4) == {-2, -1, 0, 1, 2}
+
+
+def blob_batch(batch_size, seed):
+  """Two classes of 8×8 images: a bright 3×3 blob in the left or the right half, plus noise."""
+  rng = np.random.default_rng(seed)
+  labels = rng.integers(0, 2, batch_size)
+  images = rng.uniform(0.0, 0.3, (batch_size, 8, 8, 1))
+  for i, (label, row) in enumerate(zip(labels, rng.integers(0, 6, batch_size))):
+    col = rng.integers(0, 2) + 4 * label
+    images[i, row:row + 3, col:col + 2] = 1.0
+  return {"image": jnp.asarray(images, jnp.float32), "label": jnp.asarray(labels, jnp.int32)}
+
+
+def test_classifier_learns_an_easy_task():
+  c = classifier.default_method_config()
+  c.model.features, c.model.feature_dim, c.num_steps = (8, 16), 16, 40
+  method = classifier.make(c, DataSpec((8, 8, 1), 2))
+  train_batch, test_batch = blob_batch(128, 0), blob_batch(256, 1)
+  state = jax.jit(method.init)(jax.random.key(0), train_batch)
+  evaluate = jax.jit(method.eval_step)
+  before = evaluate(state, test_batch, jax.random.key(1))
+  assert {k: v.shape for k, v in before.items()} == {"accuracy": (256,), "nll": (256,)}
+  step = jax.jit(chex.assert_max_traces(method.train_step, n=1), donate_argnums=0)
+  for i in range(c.num_steps):
+    state, metrics = step(state, train_batch, jax.random.fold_in(jax.random.key(2), i))
+  after = evaluate(state, test_batch, jax.random.key(1))
+  assert float(before["accuracy"].mean()) < 0.75 < 0.85 < float(after["accuracy"].mean())
+  assert float(after["nll"].mean()) < float(before["nll"].mean())
+  assert set(metrics) == {"loss", "accuracy", "l2_grads", "l2_params", "l2_updates"}
+
+
+@pytest.mark.parametrize("name", ["classifier_fashion_mnist", "classifier_mnist"])
+def test_tiny_config_trains_without_sample_grids(tmp_path, name):
+  c = load_config(name, "tiny")
+  c.num_steps = c.eval_every = c.checkpoint_every = c.sample_every = 1
+  state, summary = train.train_and_evaluate(c, str(tmp_path))
+  assert int(state.step) == 1 and np.isfinite(summary["train"]["train/loss"])
+  assert set(summary["eval"]) == {"eval/accuracy", "eval/nll"}
+  assert not (tmp_path / "samples").exists()
+  assert (tmp_path / "checkpoints" / "1").exists()
+
+
+# ----- Shipped extractors ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", domain.NAMES)
+def test_shipped_extractor_classifies_held_out_images(name):
+  meta = domain.info(name)
+  assert (meta["dataset"], meta["split"], meta["preprocess"]) == (name, EVAL_SPLIT[name],
+                                                                   "scale01")
+  ds = data_lib.load(name, HELD_OUT[name])
+  extract = domain.load_domain_extractor(name)
+  features, logits = extract(jnp.asarray(ds.images, jnp.float32) / 255.0)
+  assert features.shape == (1000, meta["model"]["feature_dim"]) and logits.shape == (1000, 10)
+  assert bool(jnp.all(features >= 0.0))  # ReLU outputs
+  accuracy = float(np.mean(np.argmax(logits, -1) == ds.labels))
+  # 1000 images: the standard error of the subset's accuracy is ≤ 0.9 points.
+  assert accuracy >= meta["accuracy"] - 0.02, (accuracy, meta["accuracy"])
+
+
+def test_extractor_accepts_padded_images_and_rejects_other_shapes():
+  extract = domain.load_domain_extractor("fashion_mnist")
+  images = jax.random.uniform(jax.random.key(0), (4, 28, 28, 1))
+  features, logits = extract(images)
+  padded_features, padded_logits = extract(data_lib.pad_to(images, 32))
+  np.testing.assert_allclose(padded_features, features, rtol=1e-6)
+  np.testing.assert_allclose(padded_logits, logits, rtol=1e-6)
+  single, _ = extract(images[:1])  # running batch statistics: no dependence on the batch
+  np.testing.assert_allclose(single, features[:1], rtol=1e-4, atol=1e-4)  # matmul rounding
+  for bad in [(4, 28, 28, 3), (4, 30, 30, 1), (28, 28, 1)]:
+    with pytest.raises(ValueError, match=r"takes images \[B, 28, 28, 1\]"):
+      extract(jnp.zeros(bad))
+  with pytest.raises(ValueError, match="float images in"):
+    extract(jnp.zeros((4, 28, 28, 1), jnp.uint8))
+  with pytest.raises(ValueError, match="no domain extractor for 'cifar10'"):
+    domain.load_domain_extractor("cifar10")
+
+
+def test_shipped_weights_are_small():
+  for name in domain.NAMES:
+    assert (domain.WEIGHTS_DIR / f"classifier_{name}.npz").stat().st_size < 5 * 2**20
+    assert math.isfinite(domain.info(name)["nll"])
