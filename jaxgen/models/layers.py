@@ -5,6 +5,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax.linen.dtypes import promote_dtype
 
 
@@ -63,3 +64,75 @@ class PhaseConvTranspose(nn.Module):
     y = jnp.stack([jnp.stack([phase(a, 0), phase(a, 1)], axis=3) for a in (0, 1)], axis=2)
     y = y.reshape(batch, 2 * height, 2 * width, out)
     return y if bias is None else y + bias
+
+
+# ---------------------------------------------------------------------------------------------
+# Causal (masked) convolutions for the autoregressive pixel models.
+# ---------------------------------------------------------------------------------------------
+
+
+def channel_groups(num_features: int, channels: int) -> np.ndarray:
+  """The data channel (0 = R, 1 = G, 2 = B) each feature belongs to: feature f serves channel
+  f % channels. Modulo (not contiguous blocks) keeps the groups aligned when a layer's 2F outputs
+  are split into two halves of F (gates), as long as F is a multiple of `channels`."""
+  return np.arange(num_features) % channels
+
+
+def causal_mask(kernel_size: tuple[int, int], in_features: int, out_features: int,
+                channels: int, mask_type: str) -> np.ndarray:
+  """[kh, kw, in, out] 0/1 mask of a raster-order causal convolution (van den Oord et al. 2016,
+  Pixel RNN, section 3.4), centred on tap (kh // 2, kw // 2): rows above the centre and taps left
+  of it in the centre row are visible; right of it and below are not. At the centre tap an output
+  feature of channel c sees input features of channels < c ("A", the first layer: the pixel's
+  own value is hidden) or <= c ("B", later layers)."""
+  if mask_type not in ("A", "B"):
+    raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}")
+  kh, kw = kernel_size
+  ch, cw = kh // 2, kw // 2
+  mask = np.zeros((kh, kw, in_features, out_features), np.float32)
+  mask[:ch] = 1.0
+  mask[ch, :cw] = 1.0
+  g_in = channel_groups(in_features, channels)[:, None]
+  g_out = channel_groups(out_features, channels)[None, :]
+  mask[ch, cw] = (g_in < g_out) if mask_type == "A" else (g_in <= g_out)
+  return mask
+
+
+def split_channels(out: jax.Array, channels: int) -> jax.Array:
+  """[..., K * channels] -> [..., channels, K], undoing `channel_groups`' layout (feature
+  k * channels + c is output k of channel c)."""
+  return jnp.swapaxes(out.reshape(*out.shape[:-1], -1, channels), -1, -2)
+
+
+class MaskedConv(nn.Module):
+  """A stride-1 'SAME' convolution with a `causal_mask`, applied to a whole map, or at one pixel
+  only (for cached sampling) when `pos=(i, j)` is given. Both use the same `kernel`
+  [kh, kw, in, out] and `bias`, so a model trained on whole maps samples pixel by pixel."""
+  features: int
+  kernel_size: tuple[int, int]
+  mask_type: str
+  channels: int = 1  # data channels whose order the centre tap respects (3 for RGB)
+  use_bias: bool = True
+  kernel_init: Any = nn.initializers.lecun_normal()
+
+  @nn.compact
+  def __call__(self, x: jax.Array, pos: tuple[jax.Array, jax.Array] | None = None) -> jax.Array:
+    """[B, H, W, in] -> [B, H, W, out]; with pos = (i, j): -> [B, out], the output at pixel
+    (i, j), reading rows <= i of `x` only (rows below may hold anything)."""
+    in_features = x.shape[-1]
+    kh, kw = self.kernel_size
+    ch, cw = kh // 2, kw // 2
+    kernel = self.param("kernel", self.kernel_init, (kh, kw, in_features, self.features))
+    kernel = kernel * causal_mask(self.kernel_size, in_features, self.features, self.channels,
+                                  self.mask_type)
+    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,)) \
+        if self.use_bias else jnp.zeros((self.features,))
+    if pos is None:
+      y = jax.lax.conv_general_dilated(
+          x, kernel, (1, 1), ((ch, kh - 1 - ch), (cw, kw - 1 - cw)),
+          dimension_numbers=("NHWC", "HWIO", "NHWC"))
+      return y + bias
+    i, j = pos
+    padded = jnp.pad(x, ((0, 0), (ch, 0), (cw, kw - 1 - cw), (0, 0)))  # zeros, as 'SAME' pads
+    window = jax.lax.dynamic_slice(padded, (0, i, j, 0), (x.shape[0], ch + 1, kw, in_features))
+    return jnp.einsum("bhwi,hwio->bo", window, kernel[:ch + 1]) + bias
