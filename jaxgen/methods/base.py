@@ -12,6 +12,7 @@ from typing import Any, Callable, NamedTuple
 
 import flax
 import jax
+import optax
 
 PRNGKey = jax.Array
 Batch = dict[str, jax.Array]
@@ -56,3 +57,19 @@ class DataSpec(NamedTuple):
   """What a method needs to know about its data to build its networks."""
   image_shape: tuple[int, ...]  # (H, W, C) after preprocessing (padding included); (2,) for points
   num_classes: int
+
+
+def optimizer_step(state: TrainState, tx, name: str,
+                   loss_fn: Callable[[Any], tuple[jax.Array, Metrics]]
+                   ) -> tuple[TrainState, Metrics]:
+  """One update of network `name` by optimizer `tx` on loss_fn(params) -> (loss, metrics):
+  the state with step + 1, and the metrics with `loss` and the l2 norms of the gradients, new
+  parameters and updates (big_vision's health signals)."""
+  params = state.params[name]
+  (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+  updates, opt_state = tx.update(grads, state.opt_state[name], params)
+  new_params = optax.apply_updates(params, updates)
+  metrics = dict(loss=loss, **metrics, l2_grads=optax.tree.norm(grads),
+                 l2_params=optax.tree.norm(new_params), l2_updates=optax.tree.norm(updates))
+  return state.replace(step=state.step + 1, params={**state.params, name: new_params},
+                       opt_state={**state.opt_state, name: opt_state}), metrics

@@ -20,12 +20,12 @@ import math
 import jax
 import jax.numpy as jnp
 import ml_collections
-import optax
 
 from jaxgen import losses
 from jaxgen import optim
-from jaxgen.methods import latent
+from jaxgen.methods import latent, vae
 from jaxgen.methods.base import Batch, DataSpec, Method, Metrics, PRNGKey, TrainState
+from jaxgen.methods.base import optimizer_step
 from jaxgen.methods.vae import importance_weighted_nll, per_sample_normal
 from jaxgen.models import draw as draw_models
 
@@ -65,21 +65,9 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
                       opt_state={"draw": tx.init(params)}, collections={})
 
   def train_step(state: TrainState, batch: Batch, key: PRNGKey) -> tuple[TrainState, Metrics]:
-    def loss_fn(params):
-      recon, kl = elbo_terms(params, batch["image"], key)  # `key` has a single use: the latents
-      recon, kl = jnp.mean(recon), jnp.mean(kl)
-      return recon + beta * kl, (recon, kl)
-
-    params = state.params["draw"]
-    (loss, (recon, kl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-    updates, opt_state = tx.update(grads, state.opt_state["draw"], params)
-    new_params = optax.apply_updates(params, updates)
-    metrics = dict(loss=loss, recon=recon, kl=kl, l2_grads=optax.tree.norm(grads),
-                   l2_params=optax.tree.norm(new_params),
-                   l2_updates=optax.tree.norm(updates))
-    new_state = state.replace(step=state.step + 1, params={"draw": new_params},
-                              opt_state={"draw": opt_state})
-    return new_state, metrics
+    # `key` has a single use: the latents.
+    return optimizer_step(state, tx, "draw", lambda p: vae.beta_elbo_loss(
+        elbo_terms(p, batch["image"], key), beta))
 
   def iwae_nll(params, x, key):
     """-log (1/k) Σ_i p(x, z^i_{1:T}) / q(z^i_{1:T}|x): each importance sample reruns the whole

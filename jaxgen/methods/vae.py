@@ -17,12 +17,12 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import ml_collections
-import optax
 
 from jaxgen import losses
 from jaxgen import optim
 from jaxgen.methods import latent
 from jaxgen.methods.base import Batch, DataSpec, Method, Metrics, PRNGKey, TrainState
+from jaxgen.methods.base import optimizer_step
 from jaxgen.models import vae as vae_models
 
 
@@ -66,6 +66,12 @@ def importance_weighted_nll(log_weights: Callable[[jax.Array], jax.Array], batch
   return math.log(num_samples) - acc
 
 
+def beta_elbo_loss(terms: tuple[jax.Array, jax.Array], beta: float) -> tuple[jax.Array, Metrics]:
+  """The β-VAE training loss from per-example (recon NLL, KL) and its logged parts."""
+  recon, kl = jnp.mean(terms[0]), jnp.mean(terms[1])
+  return recon + beta * kl, dict(recon=recon, kl=kl)
+
+
 def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
   likelihood = losses.get_likelihood(config.loss)
   height, width, channels = spec.image_shape
@@ -95,21 +101,9 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
                       opt_state={"vae": tx.init(params)}, collections={})
 
   def train_step(state: TrainState, batch: Batch, key: PRNGKey) -> tuple[TrainState, Metrics]:
-    def loss_fn(params):
-      recon, kl = elbo_terms(params, batch["image"], key)  # `key` has a single use: the latent
-      recon, kl = jnp.mean(recon), jnp.mean(kl)
-      return recon + beta * kl, (recon, kl)
-
-    params = state.params["vae"]
-    (loss, (recon, kl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-    updates, opt_state = tx.update(grads, state.opt_state["vae"], params)
-    new_params = optax.apply_updates(params, updates)
-    metrics = dict(loss=loss, recon=recon, kl=kl, l2_grads=optax.tree.norm(grads),
-                   l2_params=optax.tree.norm(new_params),
-                   l2_updates=optax.tree.norm(updates))
-    new_state = state.replace(step=state.step + 1, params={"vae": new_params},
-                              opt_state={"vae": opt_state})
-    return new_state, metrics
+    # `key` has a single use: the latent.
+    return optimizer_step(state, tx, "vae", lambda p: beta_elbo_loss(
+        elbo_terms(p, batch["image"], key), beta))
 
   def iwae_nll(params, x, key):
     """-log (1/k) Σ_i p(x, z_i) / q(z_i|x), `iwae_chunk` samples decoded at a time."""
