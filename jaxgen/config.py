@@ -23,6 +23,9 @@ def base() -> ml_collections.ConfigDict:
   c.checkpoint_every = 2_000
   c.keep_checkpoints = 3
   c.num_samples = 64              # images in each sample grid
+  c.best_metric = ""              # e.g. "eval/neg_elbo", "eval/fid": any scalar the trainer
+                                  # logs under eval/; keeps its best state in checkpoints_best/
+  c.best_mode = "min"             # "min" | "max": which way best_metric improves
 
   c.data = ml_collections.ConfigDict(dict(
       name="fashion_mnist",
@@ -38,6 +41,14 @@ def base() -> ml_collections.ConfigDict:
   c.eval = ml_collections.ConfigDict(dict(
       batch_size=500,
       num_examples=-1,            # -1 = the whole eval split
+      # Sample metrics, logged as eval/<score> (see jaxgen.evaluate): comma-separated fid, kid,
+      # is, pr (generated samples against eval_split), ssim (eval images' reconstructions).
+      sample_metrics="",
+      sample_metrics_every=0,     # 0 = with the method's eval (eval_every); always at the end
+      sample_metrics_num=2_000,   # generated samples (and reconstructions); -1 = split's size
+      extractor="domain",         # features for fid/kid/is/pr: "domain" | "inception"
+      inception_weights="",       # converted FID Inception weights (.npz), for "inception"
+      cache_dir="",               # real images' features; "" = ~/.cache/jaxgen/reference_features
   ))
   c.distributed = ml_collections.ConfigDict(dict(
       mode="auto",                # "auto" | "on" | "off"

@@ -1,7 +1,7 @@
 """Evaluates a trained run, or a set of images from any codebase, and writes the figures as JSON.
 
   python -m jaxgen.evaluate --workdir DIR [--metrics nll] [--split test] [--num -1] [--iwae_k K]
-      [--extractor domain|inception] [--inception_weights NPZ] [--seed 0] [--step N]
+      [--extractor domain|inception] [--inception_weights NPZ] [--seed 0] [--step N|best]
   python -m jaxgen.evaluate --images samples.npz|PNG_DIR --dataset fashion_mnist [--split test]
       --metrics fid,kid,pr [--extractor domain|inception] [--pad_to 32]
 
@@ -39,7 +39,8 @@ flags.DEFINE_integer("iwae_k", None, "Override config.eval.iwae_k (importance sa
 flags.DEFINE_enum("extractor", "domain", ["domain", "inception"], "Features for fid/kid/is/pr.")
 flags.DEFINE_string("inception_weights", None, "Converted FID Inception weights (.npz).")
 flags.DEFINE_integer("seed", 0, "Sampling seed for generated images and KID's subsets.")
-flags.DEFINE_integer("step", None, "Checkpoint step; default the latest.")
+flags.DEFINE_string("step", None, "Checkpoint step, or `best` (the checkpoint training kept "
+                    "for config.best_metric); default the latest.")
 flags.DEFINE_string("images", None, "Score these images instead of a run: an .npz with an "
                     "`images` array (uint8, or floats in [0, 1]; NHWC) or a folder of PNGs.")
 flags.DEFINE_string("dataset", None, "With --images: the dataset whose split they are compared to.")
@@ -86,18 +87,10 @@ def _batches(images: np.ndarray, size: int):
     yield images[i:i + size]
 
 
-def _feature_scores(metrics, fake_batches, *, dataset: str, split: str, real_uint8, pad_to,
-                    labels=None):
+def _extractor(dataset: str):
   from jaxgen.metrics import sample_quality
-  extractor = sample_quality.make_extractor(FLAGS.extractor, dataset=dataset,
-                                            inception_weights=FLAGS.inception_weights)
-  kwargs = {"cache_dir": FLAGS.cache_dir} if FLAGS.cache_dir else {}
-  real = sample_quality.real_features(extractor, real_uint8, key=f"{dataset}_{split}",
-                                      pad_to=pad_to, batch_size=FLAGS.batch_size, **kwargs)
-  fake = sample_quality.extract(extractor, fake_batches)
-  scores = sample_quality.score(metrics, fake, real, seed=FLAGS.seed, labels=labels)
-  return {"extractor": extractor.name, "num_samples": len(fake.features),
-          "num_real": len(real.features)}, scores
+  return sample_quality.make_extractor(FLAGS.extractor, dataset=dataset,
+                                       inception_weights=FLAGS.inception_weights)
 
 
 def _evaluate_images(metrics):
@@ -106,12 +99,14 @@ def _evaluate_images(metrics):
     raise app.UsageError("--images needs --dataset (the data to compare with)")
   if set(metrics) - set(FEATURE_METRICS):
     raise app.UsageError(f"--images supports only {', '.join(FEATURE_METRICS)}")
+  from jaxgen.metrics import sample_quality
   images = _load_images(FLAGS.images)
   split = FLAGS.split or "test"
   real = data_lib.load(FLAGS.dataset, split)
-  info, scores = _feature_scores(metrics, _batches(images, FLAGS.batch_size),
-                                 dataset=FLAGS.dataset, split=split, real_uint8=real.images,
-                                 pad_to=FLAGS.pad_to)
+  info, scores = sample_quality.score_images(
+      metrics, _extractor(FLAGS.dataset), _batches(images, FLAGS.batch_size), real.images,
+      key=f"{FLAGS.dataset}_{split}", pad_to=FLAGS.pad_to, batch_size=FLAGS.batch_size,
+      cache_dir=FLAGS.cache_dir or sample_quality.DEFAULT_CACHE, seed=FLAGS.seed)
   result = {"images": FLAGS.images, "dataset": FLAGS.dataset, "split": split, **info,
             "metrics": scores}
   out = FLAGS.out or os.path.splitext(FLAGS.images.rstrip("/"))[0] + "_metrics.json"
@@ -119,8 +114,8 @@ def _evaluate_images(metrics):
 
 
 def _evaluate_run(metrics):
-  from jaxgen import config as config_lib, train
-  from jaxgen.metrics import image
+  from jaxgen import checkpoint, config as config_lib, train
+  from jaxgen.metrics import sample_quality
   config = config_lib.load_from_workdir(FLAGS.workdir)
   if FLAGS.iwae_k is not None:
     if "iwae_k" not in config.eval:
@@ -128,40 +123,27 @@ def _evaluate_run(metrics):
     config.eval.iwae_k = FLAGS.iwae_k
   run = train.Run(config, FLAGS.workdir)
   try:
-    state = run.restore(FLAGS.step)
+    state = run.restore(checkpoint.parse_step(FLAGS.step))
     step = int(state.step)
     split = FLAGS.split or config.data.eval_split
     result = {"step": step, "dataset": config.data.name, "split": split,
               "num_examples": FLAGS.num, "seed": FLAGS.seed}
+    if FLAGS.step == "best":
+      result["best"] = checkpoint.read_best(FLAGS.workdir)
     scores = {}
     if "nll" in metrics:
       scores.update(run.evaluate(state, split, FLAGS.num))
       if "iwae_k" in config.eval:
         result["iwae_k"] = config.eval.iwae_k
-    if "ssim" in metrics:
-      if run.method.reconstruct is None:
-        raise app.UsageError(f"ssim: method {config.method!r} does not reconstruct images")
-      sums, n = {"ssim": 0.0, "ms_ssim": 0.0, "psnr": 0.0}, 0
-      for x, y in run.reconstruction_batches(state, FLAGS.num):
-        for name, fn in (("ssim", image.ssim), ("ms_ssim", image.ms_ssim), ("psnr", image.psnr)):
-          sums[name] += float(np.sum(fn(x, y, data_range=1.0)))
-        n += len(x)
-      scores.update({k: v / n for k, v in sums.items()})
-    feature_metrics = [m for m in metrics if m in FEATURE_METRICS]
-    if feature_metrics:
-      if run.method.sample is None:
-        raise app.UsageError(f"{','.join(feature_metrics)}: method {config.method!r} generates "
-                             "no images")
-      real = run.dataset(split)
-      num = len(real.images) if FLAGS.num < 0 else FLAGS.num
-      conditional = bool(config.model.get("conditional", False))
-      batches = list(run.sample_batches(state, FLAGS.seed, num, FLAGS.batch_size, conditional))
-      labels = np.concatenate([l for _, l in batches]) if conditional else None
-      info, feature_scores = _feature_scores(
-          feature_metrics, (x for x, _ in batches), dataset=config.data.name, split=split,
-          real_uint8=real.images, pad_to=config.data.pad_to, labels=labels)
+    sample_metrics = [m for m in metrics if m != "nll"]
+    if sample_metrics:
+      features = set(sample_metrics) & set(FEATURE_METRICS)
+      info, sample_scores = run.sample_metrics(
+          state, sample_metrics, extractor=_extractor(config.data.name) if features else None,
+          split=split, num=FLAGS.num, seed=FLAGS.seed, batch_size=FLAGS.batch_size,
+          cache_dir=FLAGS.cache_dir or sample_quality.DEFAULT_CACHE)
       result.update(info)
-      scores.update(feature_scores)
+      scores.update(sample_scores)
   finally:
     run.checkpoints.close()
   result["metrics"] = scores

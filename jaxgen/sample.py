@@ -1,6 +1,7 @@
 """Writes samples of a trained run: the same checkpoint and seed give the same pixels.
 
-  python -m jaxgen.sample --workdir DIR [--num 64] [--seed 0] [--out FILE.png] [--npz] [--step N]
+  python -m jaxgen.sample --workdir DIR [--num 64] [--seed 0] [--out FILE.png] [--npz]
+      [--step N|best]
   python -m jaxgen.sample --workdir DIR --labels 0,1,2      # one image per listed class
   python -m jaxgen.sample --workdir DIR --per_class 8       # 8 of each class, a row per class
   python -m jaxgen.sample --workdir DIR --interpolate 8 --steps 10 [--labels ...]
@@ -20,7 +21,8 @@ flags.DEFINE_integer("seed", 0, "Sampling seed.")
 flags.DEFINE_string("out", None, "Output PNG (a grid); default WORKDIR/samples/<kind>_seed<S>.png.")
 flags.DEFINE_bool("npz", False, "Also write the raw float images in [0, 1] (and their labels) "
                   "next to --out (.npz).")
-flags.DEFINE_integer("step", None, "Checkpoint step; default the latest.")
+flags.DEFINE_string("step", None, "Checkpoint step, or `best` (the checkpoint training kept "
+                    "for config.best_metric); default the latest.")
 flags.DEFINE_list("labels", None, "Class of each image, e.g. 0,1,2 (conditional models); with "
                   "--interpolate, the class of each row.")
 flags.DEFINE_integer("per_class", None, "Images per class: a grid with one row per class.")
@@ -50,7 +52,7 @@ def _parse_labels(values):
 
 def main(argv):
   del argv
-  from jaxgen import config as config_lib, images, train
+  from jaxgen import checkpoint, config as config_lib, images, train
   labels = _parse_labels(FLAGS.labels)
   if FLAGS.per_class is not None and (labels is not None or FLAGS.interpolate is not None):
     raise app.UsageError("--per_class cannot be combined with --labels or --interpolate")
@@ -59,10 +61,14 @@ def main(argv):
                          "interpolation rows; give one per row")
   if FLAGS.sequence and (labels is not None or FLAGS.per_class or FLAGS.interpolate):
     raise app.UsageError("--sequence cannot be combined with --labels, --per_class or --interpolate")
+  try:
+    which = checkpoint.parse_step(FLAGS.step)
+  except ValueError as e:
+    raise app.UsageError(str(e))
   config = config_lib.load_from_workdir(FLAGS.workdir)
   run = train.Run(config, FLAGS.workdir)
   try:
-    state = run.restore(FLAGS.step)
+    state = run.restore(which)
     step = int(state.step)
     ncol = None
     if FLAGS.sequence:
@@ -82,7 +88,7 @@ def main(argv):
         kind, ncol = "per_class", FLAGS.per_class
       num = FLAGS.num if labels is None else len(labels)
       out_images = run.sample(state, FLAGS.seed, num, labels)
-  except ValueError as e:  # a label or method the run cannot serve
+  except (ValueError, FileNotFoundError) as e:  # a label, method or checkpoint the run lacks
     raise app.UsageError(str(e))
   finally:
     run.checkpoints.close()

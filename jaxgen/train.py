@@ -22,10 +22,16 @@ from jaxgen import checkpoint, config as config_lib, distributed, images, method
 from jaxgen import data as data_lib
 from jaxgen.data import loader as loader_lib
 from jaxgen.methods.base import DataSpec
+from jaxgen.metrics import image as image_metrics, sample_quality
 
 
 class NonFiniteLossError(FloatingPointError):
   pass
+
+
+# What Run.sample_metrics returns for "ssim": the mean of each over eval images.
+_SSIM_SCORES = {"ssim": image_metrics.ssim, "ms_ssim": image_metrics.ms_ssim,
+                "psnr": image_metrics.psnr}
 
 
 class Run:
@@ -61,8 +67,18 @@ class Run:
     self._eval_sums = jax.jit(self._eval_sums_impl)
     self._reconstruct = jax.jit(self._reconstruct_impl, out_shardings=self.replicated)
 
-  def restore(self, step: int | None = None):
-    """The checkpointed state at `step` (default: the latest); an error if there is none."""
+  def restore(self, step: int | str | None = None):
+    """The checkpointed state at `step` (default: the latest; "best": the one training kept in
+    checkpoints_best for config.best_metric); an error if there is none."""
+    if step == "best":
+      if checkpoint.read_best(self.workdir) is None:
+        raise FileNotFoundError(f"{self.workdir}/{checkpoint.BEST_DIR} holds no best checkpoint "
+                                "(training keeps one when config.best_metric is set)")
+      best = checkpoint.Checkpoints(self.workdir, keep=1, name=checkpoint.BEST_DIR)
+      try:
+        return best.restore(self.abstract_state())
+      finally:
+        best.close()
     if self.checkpoints.latest_step() is None:
       raise FileNotFoundError(f"{self.workdir}/checkpoints holds no checkpoint")
     return self.checkpoints.restore(self.abstract_state(), step)
@@ -138,7 +154,7 @@ class Run:
     if labels is None:
       return None
     labels = np.asarray(labels, np.int32)
-    if not self.config.model.get("conditional", False):
+    if not self._conditional:
       raise ValueError(f"labels given, but config {self.config.method}/{self.config.model.name} "
                        "is not class-conditional (model.conditional=False)")
     bad = labels[(labels < 0) | (labels >= self.spec.num_classes)]
@@ -182,6 +198,68 @@ class Run:
     raw = next(loader_lib.eval_batches(ds.images[:n], ds.labels[:n], n, self.mesh))
     return np.clip(np.asarray(jax.device_get(self._reconstruct(state, raw))), 0.0, 1.0)
 
+  def eval_metric_names(self) -> list[str]:
+    """The keys `evaluate` returns, from a trace of the eval step (nothing is compiled or run)."""
+    ds = self.dataset(self.config.data.eval_split)
+    bs = self.config.eval.batch_size
+    raw = {"image": jax.ShapeDtypeStruct((bs, *ds.images.shape[1:]), ds.images.dtype),
+           "label": jax.ShapeDtypeStruct((bs,), jnp.int32),
+           "mask": jax.ShapeDtypeStruct((bs,), jnp.bool_)}
+    return sorted(jax.eval_shape(self._eval_sums_impl, self.abstract_state(), raw, 0))
+
+  def sample_metric_names(self, metrics) -> list[str]:
+    """The scores `sample_metrics` returns for `metrics`; an error for a metric that is unknown
+    or that this method cannot serve."""
+    names = []
+    for m in metrics:
+      if m == "ssim":
+        if self.method.reconstruct is None:
+          raise ValueError(f"ssim: method {self.config.method!r} does not reconstruct images")
+        names += _SSIM_SCORES
+      elif m in sample_quality.SCORES:
+        if self.method.sample is None:
+          raise ValueError(f"{m}: method {self.config.method!r} generates no images")
+        names += sample_quality.SCORES[m]
+      else:
+        raise ValueError(f"unknown sample metric {m!r}; expected any of "
+                         f"{', '.join([*sample_quality.SCORES, 'ssim'])}")
+    if self._conditional and set(metrics) & set(sample_quality.SCORES):
+      names.append("class_accuracy")
+    return names
+
+  @property
+  def _conditional(self) -> bool:
+    return bool(self.config.model.get("conditional", False))
+
+  def sample_metrics(self, state, metrics, *, extractor, split: str, num: int, seed: int,
+                     batch_size: int, cache_dir: str) -> tuple[dict, dict[str, float]]:
+    """Sample quality of `state`, for the trainer and jaxgen.evaluate alike: `ssim` (SSIM,
+    MS-SSIM and PSNR of the first `num` eval images and their reconstructions) and fid, kid,
+    is, pr (`num` samples from `seed` against all of `split`, through `extractor`, see
+    sample_quality.score; real features cached in `cache_dir`). num -1: the split's size.
+    Returns (extractor and counts compared, scores)."""
+    self.sample_metric_names(metrics)
+    info, scores = {}, {}
+    if "ssim" in metrics:
+      sums, n = dict.fromkeys(_SSIM_SCORES, 0.0), 0
+      for x, y in self.reconstruction_batches(state, num):
+        for name, fn in _SSIM_SCORES.items():
+          sums[name] += float(np.sum(fn(x, y, data_range=1.0)))
+        n += len(x)
+      scores.update({k: v / n for k, v in sums.items()})
+    features = [m for m in metrics if m in sample_quality.SCORES]
+    if features:
+      real = self.dataset(split)
+      num = len(real.images) if num < 0 else num
+      batches = list(self.sample_batches(state, seed, num, batch_size, self._conditional))
+      labels = np.concatenate([l for _, l in batches]) if self._conditional else None
+      info, feature_scores = sample_quality.score_images(
+          features, extractor, (x for x, _ in batches), real.images,
+          key=f"{self.config.data.name}_{split}", pad_to=self.config.data.pad_to,
+          batch_size=batch_size, cache_dir=cache_dir, seed=seed, labels=labels)
+      scores.update(feature_scores)
+    return info, scores
+
   def evaluate(self, state, split: str, num_examples: int = -1) -> dict[str, float]:
     """Mean of the method's per-example eval metrics over a split, in fixed order."""
     ds = self.dataset(split)
@@ -222,11 +300,39 @@ def _due(step: int, every: int, last: int) -> bool:
   return step == last or (every > 0 and step % every == 0)
 
 
+def _eval_setup(run: Run, is_main: bool):
+  """The sample metrics of config.eval, their feature extractor (None without fid/kid/is/pr)
+  and the keeper of the best checkpoint (None without config.best_metric), checked before the
+  first step: a bad name is an error now, not at the first eval."""
+  config = run.config
+  metrics = list(dict.fromkeys(m.strip() for m in config.eval.sample_metrics.split(",")
+                               if m.strip()))
+  try:
+    names = run.sample_metric_names(metrics)
+  except ValueError as e:
+    raise ValueError(f"config.eval.sample_metrics: {e}") from None
+  extractor = None
+  if set(metrics) & set(sample_quality.SCORES):
+    extractor = sample_quality.make_extractor(config.eval.extractor, dataset=config.data.name,
+                                              inception_weights=config.eval.inception_weights)
+  best = None
+  if config.best_metric:
+    logged = [f"eval/{k}" for k in [*run.eval_metric_names(), *names]]
+    if config.best_metric not in logged:
+      raise ValueError(f"config.best_metric={config.best_metric!r} is not an eval metric of this "
+                       f"run; expected one of {', '.join(logged)} (more with "
+                       "config.eval.sample_metrics)")
+    best = checkpoint.Best(run.workdir, config.best_metric, config.best_mode, write=is_main)
+  return metrics, extractor, best
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   """Trains `config` in `workdir`, resuming from its latest checkpoint; returns the final
-  state and a summary (last train and eval metrics, step-function compile count)."""
+  state and a summary (last train and eval metrics, the best.json record of
+  config.best_metric, step-function compile count)."""
   run = Run(config, workdir)
   is_main = jax.process_index() == 0
+  sample_metrics, extractor, best = _eval_setup(run, is_main)
   if is_main:
     config_lib.save(config, workdir)
   from jaxgen.writers import MetricWriter
@@ -251,6 +357,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   if step:
     logging.info("resuming from the checkpoint at step %d in %s", step, workdir)
   last = config.num_steps
+  metrics_every = config.eval.sample_metrics_every or config.eval_every
+  cache_dir = config.eval.cache_dir or sample_quality.DEFAULT_CACHE
   pending, summary = [], {"train": {}, "eval": {}}
   t_last, step_last = time.perf_counter(), step
 
@@ -287,19 +395,31 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         due = {name: _due(step, every, last) for name, every in (
             ("log", config.log_every), ("eval", config.eval_every),
             ("sample", config.sample_every), ("checkpoint", config.checkpoint_every))}
+        due["metrics"] = bool(sample_metrics) and _due(step, metrics_every, last)
         stopping = stop.requested  # read once: a signal between two reads must not skip the save
         due["checkpoint"] |= bool(stopping)
         if any(due.values()):
           flush()  # before a checkpoint too: never save a state whose loss went non-finite
-        if due["eval"]:
-          scores = run.evaluate(state, config.data.eval_split, config.eval.num_examples)
-          summary["eval"] = {f"eval/{k}": v for k, v in scores.items()}
-          writer.write_scalars(step, summary["eval"])
+        if due["eval"] or due["metrics"]:
+          scores = {}
+          if due["eval"]:
+            scores.update(run.evaluate(state, config.data.eval_split, config.eval.num_examples))
+          if due["metrics"]:
+            _, sample_scores = run.sample_metrics(
+                state, sample_metrics, extractor=extractor, split=config.data.eval_split,
+                num=config.eval.sample_metrics_num, seed=config.seed,
+                batch_size=config.eval.batch_size, cache_dir=cache_dir)
+            scores.update(sample_scores)
+          scores = {f"eval/{k}": v for k, v in scores.items()}
+          summary["eval"].update(scores)
+          writer.write_scalars(step, scores)
+          if best is not None and config.best_metric in scores:
+            best.update(step, scores[config.best_metric], state)
         if due["sample"] and run.method.sample is not None:
           _write_grids(run, state, step, workdir, is_main)
         if due["checkpoint"]:
           run.checkpoints.save(step, state)
-        if due["eval"] or due["sample"] or due["checkpoint"]:
+        if due["eval"] or due["metrics"] or due["sample"] or due["checkpoint"]:
           t_last = time.perf_counter()  # images/s counts training only
         if stopping:
           break
@@ -309,7 +429,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   finally:
     bar.close()
     run.checkpoints.close()
+    if best is not None:
+      best.close()
     writer.close()
+  summary["best"] = best.record if best is not None else None
   summary["compiles"] = len(traces)
   summary["step"] = step
   return state, summary

@@ -19,10 +19,12 @@ import numpy as np
 
 from jaxgen.metrics.inception_score import inception_score
 from jaxgen.metrics.kid import kid
-from jaxgen.metrics.prdc import prdc
+from jaxgen.metrics.prdc import PRDC, prdc
 from jaxgen.metrics.stats import FeatureStats, frechet_distance
 
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "jaxgen", "reference_features")
+# The scores `score` returns for each metric (conditional samples add "class_accuracy").
+SCORES = {"fid": ("fid",), "kid": ("kid", "kid_std"), "is": ("is", "is_std"), "pr": PRDC._fields}
 
 
 class Extractor(NamedTuple):
@@ -122,3 +124,17 @@ def score(metrics: Iterable[str], fake: Features, real: Features, *, seed: int =
   if labels is not None:
     out["class_accuracy"] = float(np.mean(np.argmax(fake.logits, -1) == labels))
   return out
+
+
+def score_images(metrics: Iterable[str], extractor: Extractor, fake_batches: Iterable[np.ndarray],
+                 real_uint8: np.ndarray, *, key: str, pad_to: int, batch_size: int,
+                 cache_dir: str = DEFAULT_CACHE, seed: int = 0,
+                 labels: np.ndarray | None = None) -> tuple[dict, dict[str, float]]:
+  """`score` of generated float batches against a split's uint8 images (features cached, see
+  `real_features`); also returns what was compared: extractor name and both counts."""
+  real = real_features(extractor, real_uint8, key=key, pad_to=pad_to, batch_size=batch_size,
+                       cache_dir=cache_dir)
+  fake = extract(extractor, fake_batches)
+  info = {"extractor": extractor.name, "num_samples": len(fake.features),
+          "num_real": len(real.features)}
+  return info, score(metrics, fake, real, seed=seed, labels=labels)
