@@ -65,6 +65,15 @@ def bernoulli_nll(logits: jax.Array, x: jax.Array) -> jax.Array:
   return -_sum_per_example(log_p)
 
 
+def categorical_nll(logits: jax.Array, targets: jax.Array) -> jax.Array:
+  """-log softmax(logits)[target] summed per example: logits [B, ..., K], integer targets
+  [B, ...] in [0, K) (e.g. 8-bit subpixel values with K = 256)."""
+  chex.assert_equal_shape_prefix([logits, targets], targets.ndim)
+  log_p = jax.nn.log_softmax(logits, axis=-1)
+  picked = jnp.take_along_axis(log_p, targets[..., None].astype(jnp.int32), axis=-1)[..., 0]
+  return -_sum_per_example(picked)
+
+
 def discretized_logistic_nll(params: tuple[jax.Array, jax.Array], x: jax.Array, *,
                              num_bins: int = 256) -> jax.Array:
   """-log P(x) under a logistic(mean, exp(log_scale)) integrated over x's bin.

@@ -3,10 +3,11 @@
 import ml_collections
 
 from jaxgen import registry
-from jaxgen.methods import classifier, draw, gan, vae
+from jaxgen.methods import autoregressive, classifier, draw, gan, vae
 from jaxgen.methods.base import DataSpec, Method
 
-METHODS = {"classifier": classifier.make, "draw": draw.make, "gan": gan.make, "vae": vae.make}
+METHODS = {"autoregressive": autoregressive.make, "classifier": classifier.make, "draw": draw.make,
+           "gan": gan.make, "vae": vae.make}
 
 
 def get(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:

@@ -1,0 +1,33 @@
+"""The row-by-row LSTM: the simplest RNN image model, the pixel models' baseline.
+
+  python train.py --config configs/row_rnn.py:fashion_mnist --workdir runs/row_rnn_fashion_mnist
+  python -m jaxgen.sample --workdir runs/row_rnn_fashion_mnist
+
+The network: an LSTM reading the image one row per time step and predicting the next row (pixels of a row
+are independent given the rows above).
+
+Dataset variants (jaxgen.methods.autoregressive.pixel_config): none = `binarized_mnist`, the paper
+protocol (TFDS, prepared in --config.data.data_dir; Larochelle's fixed binarization); `heldout`
+(the MNIST-test held-out protocol that runs offline: test[:8000] / test[8000:], dynamically
+binarized; not comparable with paper figures); `fashion_mnist` (dynamically binarized) and
+`fashion_mnist8` (8-bit, 256-way softmax), with a smaller network that trains on a CPU;
+`cifar10` (8-bit RGB, R → G → B). `tiny` (alone, or after a dataset) runs in seconds for tests.
+
+Figures to reach (test NLL): no paper figure; it bounds from below what the pixel-level context of the other models buys.
+Adam 1e-3, batch 64 and the epoch budgets (EPOCHS) are our choices. Figures measured here are in
+the README (benchmarks/pixel.py).
+"""
+
+from jaxgen.methods import autoregressive
+
+SIZES = {
+    "binarized_mnist": dict(features=256, num_layers=2),
+    "cifar10": dict(features=512, num_layers=2),
+    **{d: dict(features=128, num_layers=1) for d in ("heldout", "fashion_mnist", "fashion_mnist8")},
+}
+# The CPU variants' budgets are about 5 minutes of a 2-core CPU each (README).
+EPOCHS = dict(binarized_mnist=50, cifar10=50, heldout=20, fashion_mnist=5, fashion_mnist8=5)
+
+
+def get_config(arg: str = ""):
+  return autoregressive.pixel_config("row_rnn", arg, sizes=SIZES, epochs=EPOCHS)
