@@ -74,6 +74,20 @@ def categorical_nll(logits: jax.Array, targets: jax.Array) -> jax.Array:
   return -_sum_per_example(picked)
 
 
+def _discretized_logistic_log_prob(mean: jax.Array, log_scale: jax.Array, x: jax.Array,
+                                   num_bins: int) -> jax.Array:
+  """log P(x) per element: a logistic(mean, exp(log_scale)) integrated over x's bin of the
+  `num_bins`-level grid of [-1, 1], the edge bins extended to -inf and +inf."""
+  half_bin = 1.0 / (num_bins - 1)
+  inv_scale = jnp.exp(-log_scale)
+  upper = jnp.where(x > 1.0 - half_bin, jnp.inf, (x - mean + half_bin) * inv_scale)
+  lower = jnp.where(x < -1.0 + half_bin, -jnp.inf, (x - mean - half_bin) * inv_scale)
+  # sigmoid(u) - sigmoid(l) = sigmoid(u) * sigmoid(-l) * (1 - exp(l - u)): stable in float32
+  # for narrow bins far in either tail, where subtracting two CDFs would cancel to zero.
+  return (jax.nn.log_sigmoid(upper) + jax.nn.log_sigmoid(-lower)
+          + jnp.log(-jnp.expm1(lower - upper)))
+
+
 def discretized_logistic_nll(params: tuple[jax.Array, jax.Array], x: jax.Array, *,
                              num_bins: int = 256) -> jax.Array:
   """-log P(x) under a logistic(mean, exp(log_scale)) integrated over x's bin.
@@ -84,15 +98,20 @@ def discretized_logistic_nll(params: tuple[jax.Array, jax.Array], x: jax.Array, 
   """
   mean, log_scale = params
   chex.assert_equal_shape([mean, log_scale, x])
-  half_bin = 1.0 / (num_bins - 1)
-  inv_scale = jnp.exp(-log_scale)
-  upper = jnp.where(x > 1.0 - half_bin, jnp.inf, (x - mean + half_bin) * inv_scale)
-  lower = jnp.where(x < -1.0 + half_bin, -jnp.inf, (x - mean - half_bin) * inv_scale)
-  # sigmoid(u) - sigmoid(l) = sigmoid(u) * sigmoid(-l) * (1 - exp(l - u)): stable in float32
-  # for narrow bins far in either tail, where subtracting two CDFs would cancel to zero.
-  log_p = (jax.nn.log_sigmoid(upper) + jax.nn.log_sigmoid(-lower)
-           + jnp.log(-jnp.expm1(lower - upper)))
-  return -_sum_per_example(log_p)
+  return -_sum_per_example(_discretized_logistic_log_prob(mean, log_scale, x, num_bins))
+
+
+def discretized_logistic_mixture_nll(params: jax.Array, x: jax.Array, *,
+                                     num_bins: int = 256) -> jax.Array:
+  """-log P(x) under a mixture of M discretized logistics per element (PixelCNN++, Salimans et
+  al. 2017, without its RGB coupling: jaxgen's pixel models order channels by masks instead).
+  params [..., 3M] = [mixture logits | means | log scales] for x [...] on the grid of
+  `discretized_logistic_nll`; log scales are clipped below at -7, as PixelCNN++ does."""
+  chex.assert_equal_shape_prefix([params, x], x.ndim)
+  logits, mean, log_scale = jnp.split(params, 3, axis=-1)
+  log_p = _discretized_logistic_log_prob(mean, jnp.maximum(log_scale, -7.0), x[..., None],
+                                         num_bins)
+  return -_sum_per_example(jax.nn.logsumexp(jax.nn.log_softmax(logits, -1) + log_p, axis=-1))
 
 
 def gaussian_nll(params: tuple[jax.Array, jax.Array], x: jax.Array) -> jax.Array:

@@ -119,13 +119,14 @@ def test_sampling_is_reproducible_and_labels_condition_it(arch):
   assert not np.array_equal(a, sample(state, jax.random.key(1), 4, jnp.full(4, 9, jnp.int32)))
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-def test_one_train_step_on_rgb_8bit_data_lowers_the_nll(arch):
+@pytest.mark.parametrize("arch,head", [*((a, "softmax256") for a in ARCHS),
+                                       ("pixelcnn", "logistic_mixture")])
+def test_one_train_step_on_rgb_8bit_data_lowers_the_nll(arch, head):
   shape = (8, 4, 4, 3)
-  c = method_config(arch, "softmax256", features=12)
+  c = method_config(arch, head, features=12)
   c.optimizer.lr = 1e-2
   method = autoregressive.make(c, DataSpec(shape[1:], 10))
-  batch = data_batch("softmax256", shape)
+  batch = data_batch(head, shape)
   state = method.init(jax.random.key(0), batch)
   step = jax.jit(method.train_step)
   before = method.eval_step(state, batch, jax.random.key(0))
@@ -174,3 +175,32 @@ def test_bad_configs_are_one_line_errors():
     autoregressive.make(c, DataSpec((4, 4, 1), 0))
   with pytest.raises(ValueError, match="unknown pixel model 'pixelcnnn'"):
     autoregressive.make(method_config("pixelcnnn"), spec)
+
+
+def test_logistic_mixture_is_a_distribution_over_the_256_values_and_one_component_is_the_logistic():
+  rng = np.random.default_rng(0)
+  params = jnp.asarray(rng.normal(size=(1, 9)) * [1, 1, 1, 0.5, 0.5, 0.5, 1, 1, 1], jnp.float32)
+  values = jnp.arange(256) / 127.5 - 1.0
+  nll = jax.vmap(lambda v: losses.discretized_logistic_mixture_nll(params, v[None]))(values)
+  np.testing.assert_allclose(np.exp(-np.asarray(nll, np.float64)).sum(), 1.0, rtol=1e-5)
+  one = params[:, [0, 3, 6]]
+  x = jnp.asarray([[0.2]])
+  np.testing.assert_allclose(
+      losses.discretized_logistic_mixture_nll(one[:, None], x),
+      losses.discretized_logistic_nll((one[:, 1:2], one[:, 2:3]), x), rtol=1e-6)
+
+
+def test_logistic_mixture_draws_follow_its_probabilities():
+  head = autoregressive.HEADS["logistic_mixture"]
+  m = autoregressive.MIXTURE_COMPONENTS
+  rng = np.random.default_rng(1)
+  params = jnp.asarray(np.concatenate([rng.normal(size=m), rng.uniform(-0.5, 0.5, m),
+                                       np.full(m, -2.5)])[None], jnp.float32)
+  draws = jax.vmap(lambda k: head.draw(k, params))(jax.random.split(jax.random.key(0), 20_000))
+  counts = np.bincount(np.asarray(jnp.round((draws[:, 0] + 1) * 127.5), np.int64), minlength=256)
+  values = jnp.arange(256) / 127.5 - 1.0
+  probs = np.exp(-np.asarray(jax.vmap(
+      lambda v: losses.discretized_logistic_mixture_nll(params, v[None]))(values)))[:, 0]
+  # Total variation between the empirical and exact distributions: ~0.05 expected from 20k
+  # draws over the ~60 values holding the mass; a wrong component or scale gives far more.
+  assert 0.5 * np.abs(counts / counts.sum() - probs).sum() < 0.1

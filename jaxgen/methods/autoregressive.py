@@ -7,8 +7,10 @@ Config keys read (all declared in `default_method_config`):
         `sample_cached`), as the model files in jaxgen/models have
   model.features, model.num_layers, model.kernel_size, model.out_features, model.conditional
         -> the model file (each reads what its architecture uses)
-  head: "bernoulli" (binary data, data.preprocess = "binarize") or "softmax256" (8-bit data,
-        data.preprocess = "scale01"; a 256-way softmax per subpixel), see HEADS
+  head: "bernoulli" (binary data, data.preprocess = "binarize"), "softmax256" (8-bit data,
+        data.preprocess = "scale01"; a 256-way softmax per subpixel) or "logistic_mixture"
+        (8-bit data; a mixture of MIXTURE_COMPONENTS discretized logistics per subpixel, as
+        PixelCNN++), see HEADS
   cached_sampling: use the model's cached sampler where it has one (same samples, faster)
   optimizer: see jaxgen.optim.default_config
 
@@ -56,7 +58,32 @@ class Head(NamedTuple):
 
 
 def _to_signed(values):
+  """8-bit values -> model inputs in [-1, 1]."""
   return values.astype(jnp.float32) / 127.5 - 1.0
+
+
+def _eight_bit_targets(image):
+  """Images in [0, 1] (data.preprocess "scale01") -> their int 8-bit values."""
+  return jnp.round(image * 255.0).astype(jnp.int32)
+
+
+def _eight_bit_display(x):
+  return jnp.round((x + 1.0) * 127.5) / 255.0
+
+
+MIXTURE_COMPONENTS = 10  # of the logistic mixture head, as PixelCNN++
+
+
+def _draw_logistic_mixture(key, params):
+  """A draw from `losses.discretized_logistic_mixture_nll`'s distribution: a component, then
+  its logistic, clipped to [-1, 1] and rounded to the 8-bit grid (the edge bins' mass)."""
+  logits, mean, log_scale = jnp.split(params, 3, axis=-1)
+  pick_key, noise_key = jax.random.split(key)
+  m = jax.random.categorical(pick_key, logits)[:, None]
+  mean, log_scale = (jnp.take_along_axis(a, m, -1)[:, 0] for a in (mean, log_scale))
+  u = jax.random.uniform(noise_key, mean.shape, minval=1e-5, maxval=1.0 - 1e-5)
+  x = mean + jnp.exp(jnp.maximum(log_scale, -7.0)) * (jnp.log(u) - jnp.log1p(-u))
+  return _to_signed(jnp.round((jnp.clip(x, -1.0, 1.0) + 1.0) * 127.5))
 
 
 HEADS = {
@@ -68,10 +95,14 @@ HEADS = {
         display=lambda x: x),
     "softmax256": Head(
         num_outputs=256, preprocess="scale01",
-        targets=lambda image: jnp.round(image * 255.0).astype(jnp.int32),
-        inputs=_to_signed, nll=losses.categorical_nll,
+        targets=_eight_bit_targets, inputs=_to_signed, nll=losses.categorical_nll,
         draw=lambda key, logits: _to_signed(jax.random.categorical(key, logits)),
-        display=lambda x: jnp.round((x + 1.0) * 127.5) / 255.0),
+        display=_eight_bit_display),
+    "logistic_mixture": Head(
+        num_outputs=3 * MIXTURE_COMPONENTS, preprocess="scale01",
+        targets=_eight_bit_targets, inputs=_to_signed,
+        nll=lambda params, t: losses.discretized_logistic_mixture_nll(params, _to_signed(t)),
+        draw=_draw_logistic_mixture, display=_eight_bit_display),
 }
 
 
