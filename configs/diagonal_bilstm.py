@@ -1,24 +1,21 @@
-"""PixelRNN Diagonal BiLSTM (van den Oord et al. 2016, "Pixel Recurrent Neural Networks", section 3.2).
+"""PixelRNN Diagonal BiLSTM (van den Oord et al. 2016, "Pixel Recurrent Neural Networks", section
+3.2).
 
   python train.py --config configs/diagonal_bilstm.py:fashion_mnist --workdir runs/diagonal_bilstm_fashion_mnist
   python -m jaxgen.sample --workdir runs/diagonal_bilstm_fashion_mnist
 
-The network: a 7×7 mask-A convolution, Diagonal BiLSTM layers (skewed input, 1×1 mask-B input-to-state,
-2×1 state-to-state convolution, the right-to-left direction shifted down a row) with residual
-connections, two ReLU + 1×1 output layers.
+The network: a 7×7 mask-A convolution, Diagonal BiLSTM layers (skewed input, 1×1 mask-B input-to-
+state, 2×1 state-to-state convolution, the right-to-left direction shifted down a row) with
+residual connections, two ReLU + 1×1 output layers.
 
-Dataset variants (jaxgen.methods.autoregressive.pixel_config): none = `binarized_mnist`, the paper
-protocol (TFDS, prepared in --config.data.data_dir; Larochelle's fixed binarization); `heldout`
-(the MNIST-test held-out protocol that runs offline: test[:8000] / test[8000:], dynamically
-binarized; not comparable with paper figures); `fashion_mnist` (dynamically binarized) and
-`fashion_mnist8` (8-bit, 256-way softmax), with a smaller network that trains on a CPU;
-`cifar10` (8-bit RGB, R → G → B). `tiny` (alone, or after a dataset) runs in seconds for tests.
+Variants (jaxgen.methods.autoregressive.pixel_config): the paper protocol on TFDS `binarized_mnist`
+(default), `heldout` (MNIST-test held-out, offline), `fashion_mnist` (binarized) and
+`fashion_mnist8` (8-bit) with a CPU-sized network, `cifar10`; and `tiny`.
 
-Figures to reach (test NLL): binarized MNIST: 79.20 nats (paper, table 6: 7 layers, h = 16, the network here).
-CIFAR-10: 3.00 bits/dim (paper, table 3: 12 layers, h = 128; 126 here, the nearest multiple of
-the 3 colour groups).
-Adam 1e-3, batch 64 and the epoch budgets (EPOCHS) are our choices. Figures measured here are in
-the README (benchmarks/pixel.py).
+Figures to reach (test NLL): binarized MNIST: 79.20 nats (paper, table 6: 7 layers, h = 16, the
+network here). CIFAR-10: 3.00 bits/dim (paper, table 3: 12 layers, h = 128; 126 here, the nearest
+multiple of the 3 colour groups). Adam 1e-3, batch 64 and the epoch budgets (EPOCHS) are our
+choices. Figures measured here are in the README (benchmarks/pixel.py).
 """
 
 from jaxgen.methods import autoregressive

@@ -3,22 +3,18 @@
   python train.py --config configs/gated_pixelcnn.py:fashion_mnist --workdir runs/gated_pixelcnn_fashion_mnist
   python -m jaxgen.sample --workdir runs/gated_pixelcnn_fashion_mnist
 
-The network: vertical and horizontal stacks without a blind spot, gated tanh·sigmoid units, a 7×7 first
-layer and `kernel_size` later ones; `--config.model.conditional=True` adds the class-conditional
-bias (labelled datasets).
+The network: vertical and horizontal stacks without a blind spot, gated tanh·sigmoid units, a 7×7
+first layer and `kernel_size` later ones; `--config.model.conditional=True` adds the class-
+conditional bias (labelled datasets).
 
-Dataset variants (jaxgen.methods.autoregressive.pixel_config): none = `binarized_mnist`, the paper
-protocol (TFDS, prepared in --config.data.data_dir; Larochelle's fixed binarization); `heldout`
-(the MNIST-test held-out protocol that runs offline: test[:8000] / test[8000:], dynamically
-binarized; not comparable with paper figures); `fashion_mnist` (dynamically binarized) and
-`fashion_mnist8` (8-bit, 256-way softmax), with a smaller network that trains on a CPU;
-`cifar10` (8-bit RGB, R → G → B). `tiny` (alone, or after a dataset) runs in seconds for tests.
+Variants (jaxgen.methods.autoregressive.pixel_config): the paper protocol on TFDS `binarized_mnist`
+(default), `heldout` (MNIST-test held-out, offline), `fashion_mnist` (binarized) and
+`fashion_mnist8` (8-bit) with a CPU-sized network, `cifar10`; and `tiny`.
 
-Figures to reach (test NLL): binarized MNIST: pytorch-generative reports 81.50 nats (10 gated layers of 128 channels,
-32-channel output layers: the network used here). CIFAR-10: 3.03 bits/dim (paper, table 1: 20
-layers of 384 channels, 5×5 filters).
-Adam 1e-3, batch 64 and the epoch budgets (EPOCHS) are our choices. Figures measured here are in
-the README (benchmarks/pixel.py).
+Figures to reach (test NLL): binarized MNIST: pytorch-generative reports 81.50 nats (10 gated
+layers of 128 channels, 32-channel output layers: the network used here). CIFAR-10: 3.03 bits/dim
+(paper, table 1: 20 layers of 384 channels, 5×5 filters). Adam 1e-3, batch 64 and the epoch budgets
+(EPOCHS) are our choices. Figures measured here are in the README (benchmarks/pixel.py).
 """
 
 from jaxgen.methods import autoregressive

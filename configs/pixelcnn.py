@@ -3,19 +3,16 @@
   python train.py --config configs/pixelcnn.py:fashion_mnist --workdir runs/pixelcnn_fashion_mnist
   python -m jaxgen.sample --workdir runs/pixelcnn_fashion_mnist
 
-The network: a 7×7 mask-A convolution, residual blocks of 1×1 → 3×3 mask-B → 1×1 convolutions (2h channels
-on the residual stream, h inside), two ReLU + 1×1 output layers.
+The network: a 7×7 mask-A convolution, residual blocks of 1×1 → 3×3 mask-B → 1×1 convolutions (2h
+channels on the residual stream, h inside), two ReLU + 1×1 output layers.
 
-Dataset variants (jaxgen.methods.autoregressive.pixel_config): none = `binarized_mnist`, the paper
-protocol (TFDS, prepared in --config.data.data_dir; Larochelle's fixed binarization); `heldout`
-(the MNIST-test held-out protocol that runs offline: test[:8000] / test[8000:], dynamically
-binarized; not comparable with paper figures); `fashion_mnist` (dynamically binarized) and
-`fashion_mnist8` (8-bit, 256-way softmax), with a smaller network that trains on a CPU;
-`cifar10` (8-bit RGB, R → G → B). `tiny` (alone, or after a dataset) runs in seconds for tests.
+Variants (jaxgen.methods.autoregressive.pixel_config): the paper protocol on TFDS `binarized_mnist`
+(default), `heldout` (MNIST-test held-out, offline), `fashion_mnist` (binarized) and
+`fashion_mnist8` (8-bit) with a CPU-sized network, `cifar10`; and `tiny`.
 
-Figures to reach (test NLL): binarized MNIST: 81.30 nats (the figure usually cited for PixelCNN); pytorch-generative
-reports 81.45 with 15 residual blocks of 128 channels (h = 64) and 32-channel output layers, the
-network used here. CIFAR-10: 3.14 bits/dim (paper, table 3: 15 layers, h = 128).
+Figures to reach (test NLL): binarized MNIST: 81.30 nats (the figure usually cited for PixelCNN);
+pytorch-generative reports 81.45 with 15 residual blocks of 128 channels (h = 64) and 32-channel
+output layers, the network used here. CIFAR-10: 3.14 bits/dim (paper, table 3: 15 layers, h = 128).
 Adam 1e-3, batch 64 and the epoch budgets (EPOCHS) are our choices. Figures measured here are in
 the README (benchmarks/pixel.py).
 """

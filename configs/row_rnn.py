@@ -3,19 +3,16 @@
   python train.py --config configs/row_rnn.py:fashion_mnist --workdir runs/row_rnn_fashion_mnist
   python -m jaxgen.sample --workdir runs/row_rnn_fashion_mnist
 
-The network: an LSTM reading the image one row per time step and predicting the next row (pixels of a row
-are independent given the rows above).
+The network: an LSTM reading the image one row per time step and predicting the next row (pixels of
+a row are independent given the rows above).
 
-Dataset variants (jaxgen.methods.autoregressive.pixel_config): none = `binarized_mnist`, the paper
-protocol (TFDS, prepared in --config.data.data_dir; Larochelle's fixed binarization); `heldout`
-(the MNIST-test held-out protocol that runs offline: test[:8000] / test[8000:], dynamically
-binarized; not comparable with paper figures); `fashion_mnist` (dynamically binarized) and
-`fashion_mnist8` (8-bit, 256-way softmax), with a smaller network that trains on a CPU;
-`cifar10` (8-bit RGB, R → G → B). `tiny` (alone, or after a dataset) runs in seconds for tests.
+Variants (jaxgen.methods.autoregressive.pixel_config): the paper protocol on TFDS `binarized_mnist`
+(default), `heldout` (MNIST-test held-out, offline), `fashion_mnist` (binarized) and
+`fashion_mnist8` (8-bit) with a CPU-sized network, `cifar10`; and `tiny`.
 
-Figures to reach (test NLL): no paper figure; it bounds from below what the pixel-level context of the other models buys.
-Adam 1e-3, batch 64 and the epoch budgets (EPOCHS) are our choices. Figures measured here are in
-the README (benchmarks/pixel.py).
+Figures to reach (test NLL): no paper figure; it bounds from below what the pixel-level context of
+the other models buys. Adam 1e-3, batch 64 and the epoch budgets (EPOCHS) are our choices. Figures
+measured here are in the README (benchmarks/pixel.py).
 """
 
 from jaxgen.methods import autoregressive
