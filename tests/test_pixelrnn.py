@@ -1,6 +1,6 @@
 """PixelRNN (Row LSTM, Diagonal BiLSTM) and the row LSTM baseline: causality and receptive
-fields from exact Jacobians, class conditioning, the skew, and row_rnn's cached sampler against
-the method's uncached reference."""
+fields from exact Jacobians, class conditioning, the skew, and the cached samplers (both
+PixelRNNs', row_rnn's) against the method's uncached reference."""
 
 import functools
 
@@ -159,3 +159,45 @@ def test_row_rnn_cached_sampling_gives_the_uncached_samples(head, channels, cond
   np.testing.assert_allclose(values, np.round(values), atol=1e-4)
   assert values.min() >= 0 and values.max() <= (1 if head == "bernoulli" else 255)
   assert len(np.unique(values)) > 1
+
+
+def _pixelrnn_samplers(name, shape, num_outputs, labels, draw):
+  """Jitted (cached, uncached) samplers of a key for a PixelRNN with random variables."""
+  model = _model(name, shape[-1], num_outputs, num_classes=0 if labels is None else 10)
+  variables = _variables(model, jnp.zeros(shape), labels)
+  return (jax.jit(lambda key, f=f: f(model, variables, key, shape, labels, draw))
+          for f in (pixelrnn.sample_cached, autoregressive.sample_uncached))
+
+
+@pytest.mark.parametrize("head,channels,conditional",
+                         [("bernoulli", 1, False), ("softmax256", 3, True)])
+@pytest.mark.parametrize("name", ["row_lstm", "diagonal_bilstm"])
+def test_cached_sampling_gives_the_reference_logits_and_samples(name, head, channels,
+                                                                conditional):
+  """The same logits (to float rounding) and samples as the whole model per subpixel, on a map
+  wider than the convolutions' reach, so that stale cache entries (the row before's, right of
+  the pixel) would show."""
+  shape = (2, 4, 9, channels)
+  num_outputs = autoregressive.HEADS[head].num_outputs
+  labels = jnp.array([3, 8]) if conditional else None
+  w = jax.random.normal(jax.random.key(4), (num_outputs,))
+  # A draw smooth in all K logits (and in a number from its key): equal outputs mean equal
+  # logits at every step.
+  smooth = lambda key, logits: jnp.tanh(logits @ w / np.sqrt(num_outputs)
+                                        + jax.random.normal(key, logits.shape[:1]))
+  for draw, check in [(smooth, lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5)),
+                      (autoregressive.HEADS[head].draw, np.testing.assert_array_equal)]:
+    cached, uncached = _pixelrnn_samplers(name, shape, num_outputs, labels, draw)
+    samples = np.asarray(cached(jax.random.key(5)))
+    check(samples, np.asarray(uncached(jax.random.key(5))))
+    assert len(np.unique(samples)) > 1
+
+
+@pytest.mark.parametrize("name", ["row_lstm", "diagonal_bilstm"])
+def test_cached_sampling_is_reproducible(name):
+  cached, _ = _pixelrnn_samplers(name, (3, 4, 5, 1), 1, None,
+                                 autoregressive.HEADS["bernoulli"].draw)
+  a = np.asarray(cached(jax.random.key(1)))
+  assert set(np.unique(a)) == {0.0, 1.0}
+  np.testing.assert_array_equal(a, cached(jax.random.key(1)))
+  assert not np.array_equal(a, cached(jax.random.key(2)))
