@@ -28,18 +28,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgen.models.layers import MaskedConv, split_channels
+from jaxgen.models.layers import MaskedConv, class_bias, class_embed, masked_output
 
 FIRST_KERNEL_SIZE = 7
-
-
-def _label_bias(embed: nn.Embed | None, labels: jax.Array | None) -> jax.Array | float:
-  """The per-class bias [B, 1, 1, 2F] (broadcast over positions), or 0 when unconditional."""
-  if embed is None:
-    return 0.0
-  if labels is None:
-    raise ValueError("a conditional model needs labels")
-  return embed(labels)[:, None, None, :]
 
 
 def _gate(pre: jax.Array) -> jax.Array:
@@ -64,9 +55,12 @@ class GatedLayer(nn.Module):
     self.h_conv = MaskedConv(2 * f, (1, k), "A" if self.first else "B", c)
     self.h_out = MaskedConv(f, (1, 1), "B", c)
     self.skip = MaskedConv(f, (1, 1), "B", c) if self.skip_connections else None
-    embed = lambda: nn.Embed(self.num_classes, 2 * f, embedding_init=nn.initializers.zeros_init())
-    self.v_embed = embed() if self.num_classes else None
-    self.h_embed = embed() if self.num_classes else None
+    self.v_embed = class_embed(self.num_classes, 2 * f)
+    self.h_embed = class_embed(self.num_classes, 2 * f)
+
+  def _bias(self, embed: nn.Embed | None, labels: jax.Array | None) -> jax.Array:
+    """The class bias of a gate's 2F pre-activations, [B or 1, 1, 1, 2F]."""
+    return class_bias(embed, labels, 2 * self.features)[:, None, None]
 
   def vertical(self, v: jax.Array, row: jax.Array | None = None) -> jax.Array:
     """Vertical input [B, H, W, in] -> pre-activations [B, H, W, 2F], output row i from input
@@ -79,7 +73,7 @@ class GatedLayer(nn.Module):
 
   def vertical_out(self, pre: jax.Array, labels: jax.Array | None) -> jax.Array:
     """Pre-activations -> the next layer's vertical input [..., F]."""
-    return _gate(pre + _label_bias(self.v_embed, labels))
+    return _gate(pre + self._bias(self.v_embed, labels))
 
   def horizontal(self, h: jax.Array, link: jax.Array, labels: jax.Array | None,
                  pos: tuple[jax.Array, jax.Array] | None = None
@@ -92,7 +86,7 @@ class GatedLayer(nn.Module):
     else:
       pre = self.h_conv(h, pos)[:, None, None]
       h = jax.lax.dynamic_slice(h, (0, *pos, 0), (h.shape[0], 1, 1, h.shape[-1]))
-    g = _gate(pre + link + _label_bias(self.h_embed, labels))
+    g = _gate(pre + link + self._bias(self.h_embed, labels))
     out = self.h_out(g)
     return (out if self.first else h + out), (self.skip(g) if self.skip_connections else None)
 
@@ -127,7 +121,7 @@ class GatedPixelCNN(nn.Module):
     """The last horizontal output and the layers' skips (maps or pixel vectors) -> logits
     [..., C, K]."""
     out = sum(skips) if self.skip_connections else h
-    return split_channels(self.logits(nn.relu(self.hidden(nn.relu(out)))), self.channels)
+    return masked_output(self.hidden, self.logits, out, self.channels)
 
   def __call__(self, x: jax.Array, labels: jax.Array | None = None) -> jax.Array:
     v = h = x

@@ -136,3 +136,27 @@ class MaskedConv(nn.Module):
     padded = jnp.pad(x, ((0, 0), (ch, 0), (cw, kw - 1 - cw), (0, 0)))  # zeros, as 'SAME' pads
     window = jax.lax.dynamic_slice(padded, (0, i, j, 0), (x.shape[0], ch + 1, kw, in_features))
     return jnp.einsum("bhwi,hwio->bo", window, kernel[:ch + 1]) + bias
+
+
+def class_embed(num_classes: int, features: int) -> nn.Embed | None:
+  """A layer's learned per-class bias table (zero at init, so a conditional model starts as the
+  unconditional one), or None when the model is unconditional (num_classes 0)."""
+  if not num_classes:
+    return None
+  return nn.Embed(num_classes, features, embedding_init=nn.initializers.zeros_init())
+
+
+def class_bias(embed: nn.Embed | None, labels: jax.Array | None, features: int) -> jax.Array:
+  """The per-class bias [B, features] from `class_embed`'s table, or zeros [1, features]."""
+  if embed is None:
+    return jnp.zeros((1, features))
+  if labels is None:
+    raise ValueError("a conditional model needs labels")
+  return embed(labels)
+
+
+def masked_output(hidden: MaskedConv, logits: MaskedConv, r: jax.Array,
+                  channels: int) -> jax.Array:
+  """The pixel models' output layers: ReLU, 1×1 `hidden`, ReLU, 1×1 `logits` (both mask B), on
+  maps or pixel vectors [..., F] -> logits [..., C, K]."""
+  return split_channels(logits(nn.relu(hidden(nn.relu(r)))), channels)

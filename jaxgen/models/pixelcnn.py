@@ -19,16 +19,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgen.models.layers import MaskedConv, split_channels
-
-
-def _label_bias(embed: nn.Embed | None, labels: jax.Array | None) -> jax.Array | float:
-  """The per-class bias [B, 1, 1, F] (broadcast over positions), or 0 when unconditional."""
-  if embed is None:
-    return 0.0
-  if labels is None:
-    raise ValueError("a conditional model needs labels")
-  return embed(labels)[:, None, None, :]
+from jaxgen.models.layers import MaskedConv, class_bias, class_embed, masked_output
 
 
 class ResidualBlock(nn.Module):
@@ -45,8 +36,7 @@ class ResidualBlock(nn.Module):
     self.reduce = MaskedConv(h, (1, 1), "B", c)
     self.conv = MaskedConv(h, (k, k), "B", c)
     self.expand = MaskedConv(2 * h, (1, 1), "B", c)
-    self.embed = nn.Embed(self.num_classes, h, embedding_init=nn.initializers.zeros_init()) \
-        if self.num_classes else None
+    self.embed = class_embed(self.num_classes, h)
 
   def head(self, r: jax.Array) -> jax.Array:
     """Residual stream -> the k×k convolution's input."""
@@ -54,7 +44,7 @@ class ResidualBlock(nn.Module):
 
   def tail(self, r: jax.Array, y: jax.Array, labels: jax.Array | None) -> jax.Array:
     """The k×k convolution's output y -> the next residual stream."""
-    return r + self.expand(nn.relu(y + _label_bias(self.embed, labels)))
+    return r + self.expand(nn.relu(y + class_bias(self.embed, labels, self.features)[:, None, None]))
 
   def __call__(self, r: jax.Array, labels: jax.Array | None) -> jax.Array:
     return self.tail(r, self.conv(self.head(r)), labels)
@@ -82,8 +72,7 @@ class PixelCNN(nn.Module):
 
   def output(self, r: jax.Array) -> jax.Array:
     """Residual stream [..., 2h] (maps or pixel vectors) -> logits [..., C, K]."""
-    out = self.logits(nn.relu(self.hidden(nn.relu(r))))
-    return split_channels(out, self.channels)
+    return masked_output(self.hidden, self.logits, r, self.channels)
 
   def __call__(self, x: jax.Array, labels: jax.Array | None = None) -> jax.Array:
     r = self.first(x)

@@ -48,7 +48,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgen.models.layers import MaskedConv, split_channels
+from jaxgen.models.layers import MaskedConv, class_bias, class_embed, masked_output
 
 
 def lstm_update(gates: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -57,23 +57,6 @@ def lstm_update(gates: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
   o, f, i, g = jnp.split(gates, 4, axis=-1)
   c = nn.sigmoid(f) * c + nn.sigmoid(i) * jnp.tanh(g)
   return c, nn.sigmoid(o) * jnp.tanh(c)
-
-
-def class_embed(num_classes: int, features: int) -> nn.Embed | None:
-  """A layer's learned per-class bias table, or None when it is unconditional (num_classes 0)."""
-  if not num_classes:
-    return None
-  return nn.Embed(num_classes, features, embedding_init=nn.initializers.zeros_init(),
-                  name="class_bias")
-
-
-def class_bias(embed: nn.Embed | None, labels: jax.Array | None, features: int) -> jax.Array:
-  """The per-class bias [B, features] from `class_embed`'s table, or zeros [1, features]."""
-  if embed is None:
-    return jnp.zeros((1, features))
-  if labels is None:
-    raise ValueError("a conditional model needs labels")
-  return embed(labels)
 
 
 def skew(x: jax.Array) -> jax.Array:
@@ -288,8 +271,7 @@ class PixelRNN(nn.Module):
 
   def output(self, r: jax.Array) -> jax.Array:
     """Residual stream [..., 2h] (maps or pixel vectors) -> logits [..., C, K]."""
-    out = self.logits(nn.relu(self.hidden(nn.relu(r))))
-    return split_channels(out, self.channels)
+    return masked_output(self.hidden, self.logits, r, self.channels)
 
   def __call__(self, x: jax.Array, labels: jax.Array | None = None) -> jax.Array:
     r = self.first(x)

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from jaxgen.models.layers import class_bias, class_embed
 from jaxgen.models.pixelrnn import lstm_update
 
 State = tuple[tuple[jax.Array, jax.Array], ...]  # (c, h) [B, features] per layer
@@ -42,9 +43,7 @@ class RowRNN(nn.Module):
     gates = 4 * self.features
     self.input_to_state = [nn.Dense(gates) for _ in range(self.num_layers)]
     self.state_to_state = [nn.Dense(gates, use_bias=False) for _ in range(self.num_layers)]
-    self.class_bias = [nn.Embed(self.num_classes, gates,
-                                embedding_init=nn.initializers.zeros_init())
-                       for _ in range(self.num_layers)] if self.num_classes else None
+    self.class_bias = [class_embed(self.num_classes, gates) for _ in range(self.num_layers)]
     self.readout = _Readout()
 
   def step(self, state: State, prev_row: jax.Array,
@@ -52,13 +51,10 @@ class RowRNN(nn.Module):
     """One time step: the state after the rows before `prev_row`, and prev_row [B, W·C] ->
     (the state after it, logits of the next row [B, W·C·K], (w·C + c)·K + k for output k of
     subpixel (w, c))."""
-    if self.class_bias and labels is None:
-      raise ValueError("a conditional model needs labels")
     z, new_state = prev_row, []
     for n, (c, h) in enumerate(state):
-      gates = self.input_to_state[n](z) + self.state_to_state[n](h)
-      if self.class_bias:
-        gates = gates + self.class_bias[n](labels)
+      gates = (self.input_to_state[n](z) + self.state_to_state[n](h)
+               + class_bias(self.class_bias[n], labels, 4 * self.features))
       c, z = lstm_update(gates, c)
       new_state.append((c, z))
     return tuple(new_state), self.readout(z, prev_row.shape[-1] * self.num_outputs)
