@@ -2,6 +2,7 @@
 
   python -m jaxgen.evaluate --workdir DIR [--metrics nll] [--split test] [--num -1] [--iwae_k K]
       [--extractor domain|inception] [--inception_weights NPZ] [--seed 0] [--step N|best]
+  (--inception-weights is the same flag)
   python -m jaxgen.evaluate --images samples.npz|PNG_DIR --dataset fashion_mnist [--split test]
       --metrics fid,kid,pr [--extractor domain|inception] [--pad_to 32]
 
@@ -38,6 +39,7 @@ flags.DEFINE_integer("num", -1, "Examples (nll, ssim) and generated samples (fid
 flags.DEFINE_integer("iwae_k", None, "Override config.eval.iwae_k (importance samples).")
 flags.DEFINE_enum("extractor", "domain", ["domain", "inception"], "Features for fid/kid/is/pr.")
 flags.DEFINE_string("inception_weights", None, "Converted FID Inception weights (.npz).")
+flags.DEFINE_alias("inception-weights", "inception_weights")
 flags.DEFINE_integer("seed", 0, "Sampling seed for generated images and KID's subsets.")
 flags.DEFINE_string("step", None, "Checkpoint step, or `best` (the checkpoint training kept "
                     "for config.best_metric); default the latest.")

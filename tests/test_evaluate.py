@@ -80,13 +80,35 @@ def test_evaluate_cli_nll_and_reconstruction_ssim(tmp_path, tiny_fmnist):
                                          rel=1e-5)
 
 
+FMNIST = ["--dataset", "fashion_mnist", "--split", "test[:100]"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--metrics", "fid,bogus"], "unknown bogus"),
     (["--images", "x.npz"], "--images needs --dataset"),
-    (["--images", "x.txt", "--dataset", "fashion_mnist", "--metrics", "fid"],
+    (["--images", "x.txt", *FMNIST, "--metrics", "fid"],
      "expected an .npz file or a folder of PNGs"),
+    (["--images", "{tmp}/flat.npz", *FMNIST, "--metrics", "fid"],
+     "flat.npz: expected images [N, H, W, 1 or 3], got (20, 784)"),
+    (["--images", "{tmp}/bright.npz", *FMNIST, "--metrics", "fid"],
+     "bright.npz: float images must lie in [0, 1], got [0, 2]"),
+    (["--images", "{tmp}/ints.npz", *FMNIST, "--metrics", "fid"],
+     "ints.npz: expected uint8 or float images, got int64"),
+    (["--images", "{tmp}/few.npz", *FMNIST, "--metrics", "pr"],
+     "k=3 nearest neighbours need more than 3 samples per set, got 100 real and 3 fake"),
+    (["--images", "{tmp}/few.npz", *FMNIST, "--metrics", "fid", "--extractor", "inception"],
+     "--extractor inception needs --inception_weights NPZ (download https://"),
+    (["--images", "{tmp}/few.npz", *FMNIST, "--metrics", "fid", "--extractor", "inception",
+      "--inception-weights", "{tmp}/none.npz"], "FID Inception weights not found at"),
 ])
 def test_evaluate_cli_names_bad_input(tmp_path, args, message):
+  rng = np.random.default_rng(0)
+  np.savez(tmp_path / "flat.npz", images=rng.uniform(size=(20, 784)))
+  np.savez(tmp_path / "bright.npz", images=np.linspace(0.0, 2.0, 20 * 28 * 28).reshape(20, 28, 28))
+  np.savez(tmp_path / "ints.npz", images=np.zeros((20, 28, 28), np.int64))
+  np.savez(tmp_path / "few.npz", images=rng.integers(0, 256, (3, 28, 28), np.uint8))
+  args = [a.format(tmp=tmp_path) for a in args]
   wd = ["--workdir", str(tmp_path)] if "--images" not in args else []
-  proc = run_cli("-m", "jaxgen.evaluate", *wd, *args, check=False)
-  assert proc.returncode != 0 and message in proc.stderr
+  proc = run_cli("-m", "jaxgen.evaluate", *wd, *args, "--cache_dir", str(tmp_path / "cache"),
+                 check=False)
+  assert proc.returncode != 0 and message in proc.stderr, proc.stderr[-2000:]

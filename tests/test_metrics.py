@@ -1,9 +1,10 @@
-"""Metrics against their reference implementations (pytorch-fid, scikit-image), closed forms and
-direct implementations of the papers' formulas."""
+"""Metrics against their reference implementations (pytorch-fid, torch-fidelity, scikit-image),
+closed forms and direct implementations of the papers' formulas."""
 
 import ast
 import importlib.util
 import math
+import runpy
 import types
 import warnings
 
@@ -61,32 +62,69 @@ def test_feature_stats_errors():
 # ----- Fréchet distance -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pytorch_fid_frechet():
-  """pytorch-fid 0.3.0's own `calculate_frechet_distance`, run from its installed source.
-
-  The module `pytorch_fid.fid_score` cannot be imported here: it imports torchvision, which
-  cannot be installed beside the CPU torch. The function itself needs only numpy and
-  scipy.linalg, so its definition is compiled from the installed file, unmodified, in a
-  namespace holding those two.
-  """
-  spec = importlib.util.find_spec("pytorch_fid")
+def _reference_path(package, filename):
+  spec = importlib.util.find_spec(package)
   if spec is None:
-    pytest.fail("pytorch-fid is a test dependency: .ci/setup installs it with --no-deps")
-  path = spec.submodule_search_locations[0] + "/fid_score.py"
+    pytest.fail(f"{package} is a test dependency: .ci/setup installs it with --no-deps")
+  return f"{spec.submodule_search_locations[0]}/{filename}"
+
+
+def _reference_functions(package, filename, names, namespace):
+  """Functions `names` of an installed reference package (with the file's upper-case module
+  constants), compiled unmodified from its source into `namespace`. Their modules cannot be
+  imported here: pytorch-fid's and torch-fidelity's import torchvision, which cannot be
+  installed beside the CPU torch; the functions themselves need only what `namespace` holds."""
+  path = _reference_path(package, filename)
   with open(path) as f:
     tree = ast.parse(f.read())
-  (node,) = [n for n in tree.body
-             if isinstance(n, ast.FunctionDef) and n.name == "calculate_frechet_distance"]
-  namespace = {"np": np, "linalg": linalg}
-  exec(compile(ast.Module([node], type_ignores=[]), path, "exec"), namespace)
-  reference = namespace["calculate_frechet_distance"]
+  constants = [n for n in tree.body if isinstance(n, ast.Assign)
+               and all(isinstance(t, ast.Name) and t.id.isupper() for t in n.targets)]
+  functions = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in names]
+  assert sorted(n.name for n in functions) == sorted(names), f"{path} changed"
+  namespace = dict(namespace)
+  exec(compile(ast.Module(constants + functions, type_ignores=[]), path, "exec"), namespace)
+  return [namespace[name] for name in names]
+
+
+@pytest.fixture(scope="module")
+def pytorch_fid_frechet():
+  """pytorch-fid 0.3.0's own `calculate_frechet_distance`."""
+  (reference,) = _reference_functions("pytorch_fid", "fid_score.py",
+                                      ["calculate_frechet_distance"],
+                                      {"np": np, "linalg": linalg})
 
   def call(*args):
     with warnings.catch_warnings():  # its sqrtm(disp=False) is deprecated in scipy 1.17
       warnings.simplefilter("ignore", DeprecationWarning)
       return reference(*args)
   return call
+
+
+@pytest.fixture(scope="module")
+def torch_fidelity():
+  """torch-fidelity 0.4.0's KID, Inception Score and precision/recall from their metric files,
+  with its own helpers and defaults (100 subsets of 1000, cubic kernel, 10 splits, k = 3).
+  One substitution: its KID draws subsets from np.random.RandomState(seed); here that name
+  gives numpy's Generator, as jaxgen's `kid` uses, so both draw the same subsets."""
+  import torch
+  defaults = runpy.run_path(_reference_path("torch_fidelity", "defaults.py"))["DEFAULTS"]
+  helpers = _reference_functions("torch_fidelity", "helpers.py",
+                                 ["get_kwarg", "vassert", "vprint"], {"DEFAULTS": defaults})
+  common = dict(zip(["get_kwarg", "vassert", "vprint"], helpers), np=np, torch=torch,
+                tqdm=lambda iterable, **kwargs: iterable)
+  numpy_with_generator = types.ModuleType("numpy")
+  numpy_with_generator.__dict__.update(np.__dict__)
+  numpy_with_generator.random = types.SimpleNamespace(RandomState=np.random.default_rng)
+  *_, kid = _reference_functions(
+      "torch_fidelity", "metric_kid.py",
+      ["mmd2", "kernel_poly", "kernel_rbf", "kernel_mmd", "kid_features_to_metric"],
+      {**common, "np": numpy_with_generator})
+  (isc,) = _reference_functions("torch_fidelity", "metric_isc.py", ["isc_features_to_metric"],
+                                common)
+  *_, prc = _reference_functions(
+      "torch_fidelity", "metric_prc.py", ["calc_cdist_full", "calculate_precision_recall_full"],
+      common)
+  return types.SimpleNamespace(kid=kid, isc=isc, prc=prc, defaults=defaults, tensor=torch.tensor)
 
 
 @pytest.mark.parametrize("num, dim", [(200, 16), (12, 24)])  # full rank; singular covariances
@@ -208,6 +246,20 @@ def test_kid_needs_subset_size_samples():
     metrics.kid(np.zeros((10, 2)), np.zeros((9, 2)), rng=0, subset_size=10)
 
 
+def test_kid_matches_torch_fidelity(torch_fidelity):
+  rng = np.random.default_rng(16)
+  f1, f2 = rng.normal(size=(1200, 8)), 0.1 + rng.normal(size=(1100, 8))
+  reference = torch_fidelity.kid(torch_fidelity.tensor(f1), torch_fidelity.tensor(f2),
+                                 rng_seed=3, verbose=False)
+  d = torch_fidelity.defaults
+  assert (d["kid_subsets"], d["kid_subset_size"], d["kid_kernel_poly_degree"]) == (100, 1000, 3)
+  ours = metrics.kid(f1, f2, rng=3)  # its defaults: 100 subsets of 1000
+  np.testing.assert_allclose(
+      ours, [reference["kernel_inception_distance_mean"],
+             reference["kernel_inception_distance_std"]], rtol=1e-9)
+  assert ours[0] > 5 * ours[1]
+
+
 # ----- Inception Score --------------------------------------------------------------------------
 
 
@@ -253,6 +305,14 @@ def test_inception_score_rejects_logits_passed_as_probabilities():
     metrics.inception_score(np.full((5, 2), 0.5))
 
 
+def test_inception_score_matches_torch_fidelity(torch_fidelity):
+  logits = np.random.default_rng(17).normal(scale=2.0, size=(1003, 12))  # uneven splits
+  reference = torch_fidelity.isc(torch_fidelity.tensor(logits), splits=10, shuffle=False)
+  ours = metrics.inception_score(logits, from_logits=True)
+  np.testing.assert_allclose(ours, [reference["inception_score_mean"],
+                                    reference["inception_score_std"]], rtol=1e-10)
+
+
 # ----- Precision, recall, density, coverage -----------------------------------------------------
 
 
@@ -284,6 +344,19 @@ def test_prdc_matches_the_definitions(k):
   expected = _prdc_by_definition(real, fake, k)
   np.testing.assert_allclose(ours, expected, rtol=1e-12)
   assert 0 < ours.precision < 1 and 0 < ours.recall < 1 and 0 < ours.coverage < 1
+
+
+def test_precision_recall_match_torch_fidelity(torch_fidelity):
+  rng = np.random.default_rng(18)
+  real = np.concatenate([rng.normal(size=(300, 6)), rng.normal(loc=-2.0, size=(80, 6))])
+  fake = np.concatenate([rng.normal(size=(200, 6)), rng.normal(loc=2.0, size=(150, 6))])
+  # Its convention: features_1 generated, features_2 real.
+  precision, recall = torch_fidelity.prc(torch_fidelity.tensor(fake),
+                                         torch_fidelity.tensor(real), neighborhood=3)
+  ours = metrics.prdc(real, fake, k=3, block_size=100)
+  # Its fractions are float32 means: equal to 1e-6, far below one sample's 1/350.
+  np.testing.assert_allclose([ours.precision, ours.recall], [precision, recall], rtol=1e-6)
+  assert 0 < ours.precision < 1 and 0 < ours.recall < 1
 
 
 def test_prdc_ball_boundaries():
