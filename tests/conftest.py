@@ -11,6 +11,19 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# The suite's time is XLA:CPU compiling tiny programs that then run a few steps, and most of
+# compiling is LLVM optimising the generated code: without it the suite takes about half as
+# long. The tests and their subprocesses only (before any backend starts); benchmarks and real
+# runs keep XLA's default optimisation.
+TEST_XLA_FLAGS = "--xla_backend_optimization_level=0"
+
+
+def with_test_xla_flags(flags: str) -> str:
+  return flags if TEST_XLA_FLAGS in flags else f"{flags} {TEST_XLA_FLAGS}".strip()
+
+
+os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS", ""))
+
 
 def load_config(name: str, arg: str = "tiny"):
   """configs/<name>.py:get_config(arg), as config_flags would load it."""
@@ -23,6 +36,7 @@ def load_config(name: str, arg: str = "tiny"):
 def run_cli(*args, env=None, timeout=600, check=True):
   """Runs `python <args>` from the repo root; returns the CompletedProcess."""
   full_env = {**os.environ, "PYTHONPATH": ROOT, **(env or {})}
+  full_env["XLA_FLAGS"] = with_test_xla_flags(full_env.get("XLA_FLAGS", ""))
   proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=full_env, capture_output=True,
                         text=True, timeout=timeout)
   if check and proc.returncode != 0:
