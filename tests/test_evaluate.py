@@ -9,6 +9,7 @@ import pytest
 from conftest import run_cli
 from jaxgen import data, train
 from jaxgen.metrics import image, sample_quality
+from jaxgen.metrics.kid import kid
 from jaxgen.metrics.stats import frechet_distance
 
 
@@ -55,6 +56,19 @@ def test_scores_separate_real_from_noise(fashion_test):
                                                         same.stats.mean, same.stats.cov))
   labels = np.argmax(same.logits, -1)
   assert sample_quality.score([], same, real, labels=labels)["class_accuracy"] == 1.0
+
+
+def test_kid_subsets_shrink_to_the_smaller_set_and_say_so(tmp_path, fashion_test):
+  ex = pooled_extractor()
+  fake = [fashion_test[:250] / 255.0, fashion_test[250:400] / 255.0]
+  info, scores = sample_quality.score_images(["kid"], ex, iter(fake), fashion_test[400:],
+                                             key="fmnist", pad_to=0, batch_size=100,
+                                             cache_dir=str(tmp_path))
+  assert info["kid_subset_size"] == 200 and (info["num_samples"], info["num_real"]) == (400, 200)
+  real = sample_quality.extract(ex, [fashion_test[400:] / 255.0])
+  expected = kid(real.features, sample_quality.extract(ex, fake).features, rng=0,
+                 subset_size=200)
+  np.testing.assert_allclose([scores["kid"], scores["kid_std"]], expected, rtol=1e-5)
 
 
 def test_extract_rejects_images_outside_the_unit_range():

@@ -24,6 +24,7 @@ from jaxgen.metrics.stats import FeatureStats, frechet_distance
 
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "jaxgen", "reference_features")
 # The scores `score` returns for each metric (conditional samples add "class_accuracy").
+KID_SUBSET_SIZE = 1000
 SCORES = {"fid": ("fid",), "kid": ("kid", "kid_std"), "is": ("is", "is_std"), "pr": PRDC._fields}
 
 
@@ -106,6 +107,12 @@ def real_features(extractor: Extractor, images_uint8: np.ndarray, *, key: str, p
   return out
 
 
+def kid_subset_size(fake: Features, real: Features) -> int:
+  """The reference's 1000, or the smaller set's size when fewer samples are scored (KID is
+  unbiased whatever the subset size; smaller subsets only make it noisier)."""
+  return min(KID_SUBSET_SIZE, len(fake.features), len(real.features))
+
+
 def score(metrics: Iterable[str], fake: Features, real: Features, *, seed: int = 0,
           labels: np.ndarray | None = None) -> dict[str, float]:
   """The requested feature metrics of generated against real features. With `labels` (the
@@ -114,8 +121,8 @@ def score(metrics: Iterable[str], fake: Features, real: Features, *, seed: int =
   if "fid" in metrics:
     out["fid"] = frechet_distance(real.stats.mean, real.stats.cov, fake.stats.mean, fake.stats.cov)
   if "kid" in metrics:
-    size = min(1000, len(fake.features), len(real.features))
-    out["kid"], out["kid_std"] = kid(real.features, fake.features, rng=seed, subset_size=size)
+    out["kid"], out["kid_std"] = kid(real.features, fake.features, rng=seed,
+                                     subset_size=kid_subset_size(fake, real))
   if "is" in metrics:
     splits = 10 if len(fake.logits) >= 10 else 1
     out["is"], out["is_std"] = inception_score(fake.logits, from_logits=True, num_splits=splits)
@@ -131,10 +138,14 @@ def score_images(metrics: Iterable[str], extractor: Extractor, fake_batches: Ite
                  cache_dir: str = DEFAULT_CACHE, seed: int = 0,
                  labels: np.ndarray | None = None) -> tuple[dict, dict[str, float]]:
   """`score` of generated float batches against a split's uint8 images (features cached, see
-  `real_features`); also returns what was compared: extractor name and both counts."""
+  `real_features`); also returns what was compared: extractor name, both counts and KID's
+  subset size."""
+  metrics = list(metrics)
   real = real_features(extractor, real_uint8, key=key, pad_to=pad_to, batch_size=batch_size,
                        cache_dir=cache_dir)
   fake = extract(extractor, fake_batches)
   info = {"extractor": extractor.name, "num_samples": len(fake.features),
           "num_real": len(real.features)}
+  if "kid" in metrics:
+    info["kid_subset_size"] = kid_subset_size(fake, real)
   return info, score(metrics, fake, real, seed=seed, labels=labels)
