@@ -25,8 +25,11 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
   return float(within - 2.0 * k_xy.sum() / m**2)
 
 
+SUBSET_SIZE = 1000  # the reference's (Binkowski et al.'s code, torch-fidelity)
+
+
 def kid(features1: np.ndarray, features2: np.ndarray, *, rng: np.random.Generator | int,
-        num_subsets: int = 100, subset_size: int = 1000) -> tuple[float, float]:
+        num_subsets: int = 100, subset_size: int = SUBSET_SIZE) -> tuple[float, float]:
   """(mean, std) of the KID over `num_subsets` pairs of random subsets, in float64.
 
   Args:

@@ -18,12 +18,11 @@ import jax
 import numpy as np
 
 from jaxgen.metrics.inception_score import inception_score
-from jaxgen.metrics.kid import kid
+from jaxgen.metrics.kid import SUBSET_SIZE as KID_SUBSET_SIZE, kid
 from jaxgen.metrics.prdc import PRDC, prdc
 from jaxgen.metrics.stats import FeatureStats, frechet_distance
 
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "jaxgen", "reference_features")
-KID_SUBSET_SIZE = 1000  # the reference's (Binkowski et al.'s code, torch-fidelity)
 # The scores `score` returns for each metric (conditional samples add "class_accuracy").
 SCORES = {"fid": ("fid",), "kid": ("kid", "kid_std"), "is": ("is", "is_std"), "pr": PRDC._fields}
 
