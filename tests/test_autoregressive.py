@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import scipy.special
 
+from conftest import load_config
 from jaxgen import losses
 from jaxgen.methods import autoregressive
 from jaxgen.methods.base import DataSpec
@@ -204,3 +205,24 @@ def test_logistic_mixture_draws_follow_its_probabilities():
   # Total variation between the empirical and exact distributions: ~0.05 expected from 20k
   # draws over the ~60 values holding the mass; a wrong component or scale gives far more.
   assert 0.5 * np.abs(counts / counts.sum() - probs).sum() < 0.1
+
+
+@pytest.mark.parametrize("tiny", ["", ",tiny"])
+@pytest.mark.parametrize("dataset", sorted(autoregressive.DATASETS))
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_dataset_variant_builds_its_model_on_its_data(arch, dataset, tiny):
+  """configs/<arch>.py:<dataset>[,tiny] names the dataset's splits and head and builds a model
+  for its images (shapes only: nothing is compiled)."""
+  c = load_config(arch, dataset + tiny)
+  name, train_split, _, head = autoregressive.DATASETS[dataset]
+  assert (c.model.name, c.data.name, c.head) == (arch, name, head)
+  assert c.data.preprocess == autoregressive.HEADS[head].preprocess
+  if tiny:  # a few steps on a slice of the data
+    assert c.data.train_split != train_split and c.num_steps < 10
+  else:
+    assert c.data.train_split == train_split and c.num_steps > 100
+  shape = (32, 32, 3) if name == "cifar10" else (28, 28, 1)
+  method = autoregressive.make(c, DataSpec(shape, 10))
+  batch = {"image": jnp.zeros((2, *shape)), "label": jnp.zeros((2,), jnp.int32)}
+  state = jax.eval_shape(method.init, jax.random.key(0), batch)
+  assert sum(x.size for x in jax.tree.leaves(state.params)) > 0
