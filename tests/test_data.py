@@ -17,7 +17,7 @@ MNIST_TEST_CLASS_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009
 @pytest.fixture(scope="module")
 def mnist_dir():
   directory = sources.offline_idx_dir("mnist")
-  assert directory is not None, "the MNIST test split should be in shared/data/mnist"
+  assert directory is not None, "MNIST IDX files should be in shared/data/mnist"
   return directory
 
 
@@ -76,9 +76,22 @@ def test_fashion_mnist_offline(tmp_path):
     assert "IDX" in data.source
 
 
-def test_mnist_train_offline_points_at_protocol(tmp_path):
-  with pytest.raises(FileNotFoundError, match=r"only the test split.*test\[:8000\]"):
-    sources.load("mnist", "train", data_dir=tmp_path)
+MNIST_TRAIN_CLASS_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+
+
+def test_mnist_train_split_offline(tmp_path, mnist_dir):
+  data = sources.load("mnist", "train", data_dir=tmp_path)  # tmp_path holds no TFDS data
+  assert str(mnist_dir) in data.source
+  assert data.images.shape == (60_000, 28, 28, 1) and data.images.dtype == np.uint8
+  assert data.labels[:5].tolist() == [5, 0, 4, 1, 9]
+  assert np.bincount(data.labels).tolist() == MNIST_TRAIN_CLASS_COUNTS
+
+
+def test_mnist_missing_train_split_names_file(tmp_path, monkeypatch):
+  _write_idx(tmp_path)  # a test split only
+  monkeypatch.setenv("JAXGEN_MNIST_DIR", str(tmp_path))
+  with pytest.raises(FileNotFoundError, match=f"(?s){tmp_path}.*no train-images-idx3-ubyte"):
+    sources.load("mnist", "train", data_dir=tmp_path / "tfds")
 
 
 def test_no_source_names_dataset_and_dir(tmp_path):

@@ -3,17 +3,13 @@
 `load(name, split)` picks a source automatically and logs the choice:
   1. a prepared TFDS dataset in `data_dir` (TFDS's default data dir when None);
   2. offline IDX files: Fashion-MNIST from Debian's `dataset-fashion-mnist`
-     (/usr/share/datasets/fashion-mnist, or $JAXGEN_FASHION_MNIST_DIR), the MNIST test split
-     from `shared/data/mnist` beside the repo (or $JAXGEN_MNIST_DIR);
+     (/usr/share/datasets/fashion-mnist, or $JAXGEN_FASHION_MNIST_DIR), MNIST's train (60,000)
+     and test (10,000) splits from `shared/data/mnist` beside the repo (or $JAXGEN_MNIST_DIR);
   3. with `download=True`, TFDS downloads and prepares it.
 `python -m jaxgen.data.prepare NAME --data_dir D` turns source 2 into source 1.
 
 Splits take TFDS slicing ("test[:8000]", "train[10%:]", "test[-500:]"), applied after loading
 so that every source slices the same way.
-
-MNIST-test held-out protocol: only the real MNIST test split (10,000 images) is available
-offline, so MNIST models train on "test[:8000]" and are evaluated on "test[8000:]". Figures
-from it are not comparable with figures trained on the 60,000-image train split.
 """
 
 import gzip
@@ -167,10 +163,6 @@ def offline_idx_dir(name: str) -> Path | None:
 def _offline_miss(name: str, split: str, directory: Path | None) -> str:
   if directory is None:
     return f"offline IDX files for {name}: no directory found (set ${_OFFLINE_ENV[name]})"
-  if name == "mnist":
-    return (f"IDX files in {directory}: only the test split is available offline; use the "
-            "MNIST-test held-out protocol (jaxgen/data/sources.py): train on 'test[:8000]', "
-            "evaluate on 'test[8000:]'")
   return f"IDX files in {directory}: no {_IDX_PREFIX[split]}-images-idx3-ubyte[.gz]"
 
 
