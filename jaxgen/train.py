@@ -46,14 +46,15 @@ class Run:
     self.mesh = jax.make_mesh((jax.device_count(),), ("data",),
                               axis_types=(jax.sharding.AxisType.Auto,))
     self.replicated = NamedSharding(self.mesh, P())
-    root = prng.root_key(config.seed)
-    self.keys = {name: prng.stream(root, name) for name in prng.STREAMS}
+    self.keys = prng.run_keys(config.seed)
     self._datasets = {}
     spec_ds = self.dataset(config.data.train_split)
     shape = tuple(spec_ds.images.shape[1:])  # (H, W, C); (2,) for toy_ring's points
+    padding = ((0, 0), (0, 0))
     if config.data.pad_to:
+      padding = data_lib.pad_widths(*shape[:2], config.data.pad_to)
       shape = (config.data.pad_to, config.data.pad_to, *shape[2:])
-    self.spec = DataSpec(image_shape=shape, num_classes=spec_ds.num_classes)
+    self.spec = DataSpec(image_shape=shape, num_classes=spec_ds.num_classes, padding=padding)
     self.method = methods.get(config, self.spec)
     self.checkpoints = checkpoint.Checkpoints(workdir, keep=config.keep_checkpoints)
     self._init = jax.jit(self.method.init, out_shardings=self.replicated)
@@ -64,6 +65,8 @@ class Run:
         if self.method.sample_sequence else None
     self._interpolate = jax.jit(self.method.interpolate, static_argnums=(2, 3),
                                 out_shardings=self.replicated) if self.method.interpolate else None
+    self._sample_each = jax.jit(self._sample_each_impl, out_shardings=self.replicated) \
+        if self.method.sample else None
     self._eval_sums = jax.jit(self._eval_sums_impl)
     self._reconstruct = jax.jit(self._reconstruct_impl, out_shardings=self.replicated)
 
@@ -91,11 +94,25 @@ class Run:
     return self._datasets[split]
 
   def preprocess(self, raw, key):
-    """uint8 batch -> the float batch a method sees (inside jit)."""
-    image = data_lib.preprocess(raw["image"], key, self.config.data.preprocess)
-    if self.config.data.pad_to:
-      image = data_lib.pad_to(image, self.config.data.pad_to)
-    return {"image": image, "label": raw["label"]}
+    """uint8 batch -> the float batch a method sees (inside jit). Padding comes first, in
+    uint8, so the border is black in every preprocessing mode."""
+    image = self._pad(raw["image"])
+    return {"image": data_lib.preprocess(image, key, self.config.data.preprocess),
+            "label": raw["label"]}
+
+  def _pad(self, images):
+    return data_lib.pad_to(images, self.config.data.pad_to) if self.config.data.pad_to else images
+
+  def _per_example(self, fn, state, raw, use_keys):
+    """fn(state, batch, keys) on each example of `raw` alone, each with keys folded from its
+    index in the split: results that do not depend on the batch size or the device count."""
+    keys = {use: jax.vmap(lambda i, u=use: jax.random.fold_in(self.keys[u], i))(raw["index"])
+            for use in use_keys}
+
+    def one(image, label, keys):
+      example = {"image": image[None], "label": label[None]}
+      return jax.tree.map(lambda v: v[0], fn(state, example, keys))
+    return jax.vmap(one)(raw["image"], raw["label"], keys)
 
   def _dummy_batch(self):
     b = self.config.batch_size
@@ -117,37 +134,45 @@ class Run:
     labels: int [num] for conditional methods; None for the method's default."""
     if self.method.sample is None:
       raise ValueError(f"method {self.config.method!r} generates no images")
-    return np.asarray(jax.device_get(self._sample(state, self._sample_key(seed, 0), num,
-                                                  self._labels(labels))))
+    return np.asarray(jax.device_get(self._sample(state, self._sample_key(seed, "sample_grid"),
+                                                  num, self._labels(labels))))
 
   def sample_batches(self, state, seed: int, num: int, batch_size: int, conditional: bool):
-    """Yields (images, labels) batches of `num` samples for evaluation, batch i from its own key
-    (independent of `sample`'s); a conditional model gets classes 0, 1, ..., 0, 1, ... in
-    turn (labels None otherwise)."""
-    base = self._sample_key(seed, 2)
-    for i, start in enumerate(range(0, num, batch_size)):
-      n = min(batch_size, num - start)
-      labels = (np.arange(start, start + n) % self.spec.num_classes) if conditional else None
-      images = self._sample(state, jax.random.fold_in(base, i), n, self._labels(labels))
+    """Yields (images, labels) batches of `num` samples for evaluation, sample i from its own
+    key (independent of `sample`'s and of the batch size); a conditional model gets classes
+    0, 1, ..., 0, 1, ... in turn (labels None otherwise)."""
+    base = self._sample_key(seed, "sample_metrics")
+    for start in range(0, num, batch_size):
+      index = np.arange(start, min(start + batch_size, num))
+      labels = (index % self.spec.num_classes) if conditional else None
+      images = self._sample_each(state, base, index, self._labels(labels))
       yield np.asarray(jax.device_get(images)), labels
+
+  def _sample_each_impl(self, state, base, index, labels):
+    """Sample index[i] from fold_in(base, index[i]), one at a time."""
+    def one(i, label):
+      one_label = None if label is None else label[None]
+      return self.method.sample(state, jax.random.fold_in(base, i), 1, one_label)[0]
+    return jax.vmap(one)(index, labels)
 
   def sample_sequence(self, state, seed: int, num: int) -> np.ndarray:
     """[T, num, ...] float images in [0, 1]: every step of a sequential sampler (DRAW's
     canvases); the last equals `sample(state, seed, num)`."""
     if self.method.sample_sequence is None:
       raise ValueError(f"method {self.config.method!r} does not generate a sequence of canvases")
-    return np.asarray(jax.device_get(self._sample_sequence(state, self._sample_key(seed, 0), num)))
+    return np.asarray(jax.device_get(
+        self._sample_sequence(state, self._sample_key(seed, "sample_grid"), num)))
 
   def interpolate(self, state, seed: int, num_rows: int, steps: int, labels=None) -> np.ndarray:
     """[num_rows · steps, ...] float images in [0, 1]: one latent walk per row."""
     if self.method.interpolate is None:
       raise ValueError(f"method {self.config.method!r} has no latent space to interpolate in")
     return np.asarray(jax.device_get(self._interpolate(
-        state, self._sample_key(seed, 1), num_rows, steps, self._labels(labels))))
+        state, self._sample_key(seed, "interpolate"), num_rows, steps, self._labels(labels))))
 
   @staticmethod
-  def _sample_key(seed: int, use: int):
-    return jax.random.fold_in(prng.stream(prng.root_key(seed), "sample"), use)
+  def _sample_key(seed: int, use: str):
+    return prng.use_key(prng.root_key(seed), use)
 
   def _labels(self, labels):
     """Checks requested class labels against the data and the model."""
@@ -163,20 +188,22 @@ class Run:
                        f"of {self.config.data.name} (0..{self.spec.num_classes - 1})")
     return labels
 
-  def _eval_sums_impl(self, state, raw, i):
-    """Sums over the unmasked examples of one eval batch; batch i has its own keys."""
-    pre_key, method_key = (jax.random.fold_in(self.keys["eval"], j) for j in range(2))
-    batch = self.preprocess(raw, jax.random.fold_in(pre_key, i))
-    metrics = self.method.eval_step(state, batch, jax.random.fold_in(method_key, i))
+  def _eval_sums_impl(self, state, raw):
+    """Sums over the unmasked examples of one eval batch; each example has its own keys."""
+    def eval_one(state, example, keys):
+      batch = self.preprocess(example, keys["eval_preprocess"])
+      return self.method.eval_step(state, batch, keys["eval_method"])
+    metrics = self._per_example(eval_one, state, raw, ("eval_preprocess", "eval_method"))
     return {k: jnp.sum(jnp.where(raw["mask"], v, 0.0)) for k, v in metrics.items()}
 
   def _reconstruct_impl(self, state, raw):
     """Pairs (input, reconstruction) of eval images, as one [2N, H, W, C] array in [0, 1]."""
-    pre_key, method_key = (jax.random.fold_in(self.keys["sample"], j) for j in (1, 2))
-    out = self.method.reconstruct(state, self.preprocess(raw, pre_key), method_key)
-    inputs = raw["image"].astype(jnp.float32) / 255.0
-    if self.config.data.pad_to:
-      inputs = data_lib.pad_to(inputs, self.config.data.pad_to)
+    def reconstruct_one(state, example, keys):
+      batch = self.preprocess(example, keys["reconstruct_preprocess"])
+      return self.method.reconstruct(state, batch, keys["reconstruct_method"])
+    out = self._per_example(reconstruct_one, state, raw,
+                            ("reconstruct_preprocess", "reconstruct_method"))
+    inputs = self._pad(raw["image"]).astype(jnp.float32) / 255.0
     return jnp.stack([inputs, out], 1).reshape(-1, *out.shape[1:])
 
   def reconstruction_batches(self, state, num: int):
@@ -204,8 +231,9 @@ class Run:
     bs = self.config.eval.batch_size
     raw = {"image": jax.ShapeDtypeStruct((bs, *ds.images.shape[1:]), ds.images.dtype),
            "label": jax.ShapeDtypeStruct((bs,), jnp.int32),
-           "mask": jax.ShapeDtypeStruct((bs,), jnp.bool_)}
-    return sorted(jax.eval_shape(self._eval_sums_impl, self.abstract_state(), raw, 0))
+           "mask": jax.ShapeDtypeStruct((bs,), jnp.bool_),
+           "index": jax.ShapeDtypeStruct((bs,), jnp.int32)}
+    return sorted(jax.eval_shape(self._eval_sums_impl, self.abstract_state(), raw))
 
   def sample_metric_names(self, metrics) -> list[str]:
     """The scores `sample_metrics` returns for `metrics`; an error for a metric that is unknown
@@ -269,8 +297,8 @@ class Run:
       raise ValueError(f"config.eval.batch_size={bs} is not divisible by {self.mesh.size} devices")
     totals = None
     batches = loader_lib.eval_batches(ds.images[:n], ds.labels[:n], bs, self.mesh)
-    for i, raw in enumerate(batches):
-      sums = self._eval_sums(state, raw, i)
+    for raw in batches:
+      sums = self._eval_sums(state, raw)
       totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
     return {k: float(v) / n for k, v in jax.device_get(totals).items()}
 
@@ -340,8 +368,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
 
   train_ds = run.dataset(config.data.train_split)
   loader = loader_lib.make_loader(train_ds.images, train_ds.labels, config.batch_size, run.mesh,
-                                  jax.random.fold_in(run.keys["data"], 0), config.data.on_device)
-  pre_key = jax.random.fold_in(run.keys["data"], 1)
+                                  run.keys["data_order"], config.data.on_device)
+  pre_key = run.keys["data_preprocess"]
   traces = []
 
   def train_step(state, inputs):

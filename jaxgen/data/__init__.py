@@ -2,5 +2,5 @@
 loaders that turn a dataset into batches on the device(s) (loader.py)."""
 
 from jaxgen.data.loader import OnDeviceLoader, StreamingLoader, make_loader
-from jaxgen.data.preprocess import MODES, pad_to, preprocess
+from jaxgen.data.preprocess import MODES, pad_to, pad_widths, preprocess
 from jaxgen.data.sources import Dataset, load

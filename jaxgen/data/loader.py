@@ -124,15 +124,16 @@ def _global_replicated(array: np.ndarray, sharding: NamedSharding) -> jax.Array:
 
 
 def eval_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, mesh: Mesh):
-  """Fixed-order batches covering every example once; the last is padded and masked."""
+  """Fixed-order batches covering every example once; the last is padded and masked. "index"
+  is each example's position in `images`, for keys that must not depend on the batching."""
   n = len(images)
   sharding = NamedSharding(mesh, P("data"))
   nproc, pid = jax.process_count(), jax.process_index()
   local = slice(pid * batch_size // nproc, (pid + 1) * batch_size // nproc)
   for start in range(0, n, batch_size):
-    idx = np.arange(start, start + batch_size)
-    mask = idx < n
-    idx = np.where(mask, idx, 0)
+    index = np.arange(start, start + batch_size)
+    mask = index < n
+    idx = np.where(mask, index, 0)
     batch = {"image": images[idx[local]], "label": labels[idx[local]].astype(np.int32),
-             "mask": mask[local]}
+             "mask": mask[local], "index": index[local].astype(np.int32)}
     yield jax.tree.map(lambda a: jax.make_array_from_process_local_data(sharding, a), batch)

@@ -12,6 +12,7 @@ from typing import Any, Callable, NamedTuple
 
 import flax
 import jax
+import jax.numpy as jnp
 import optax
 
 PRNGKey = jax.Array
@@ -25,13 +26,16 @@ class TrainState:
 
   `params` and `opt_state` are dicts keyed by network name (e.g. "vae", or "generator" and
   "discriminator"); `collections` holds mutable Flax collections such as batch_stats;
-  `ema_params` mirrors `params` where a method keeps an exponential moving average.
+  `ema_params` mirrors `params` where a method keeps an exponential moving average, and
+  `ema_collections` mirrors `collections` for the same networks (the averaged network runs on
+  averaged statistics, not on the live network's).
   """
   step: jax.Array
   params: dict[str, Any]
   opt_state: dict[str, Any]
   collections: dict[str, Any]
   ema_params: dict[str, Any] | None = None
+  ema_collections: dict[str, Any] | None = None
 
 
 class Method(NamedTuple):
@@ -57,6 +61,17 @@ class DataSpec(NamedTuple):
   """What a method needs to know about its data to build its networks."""
   image_shape: tuple[int, ...]  # (H, W, C) after preprocessing (padding included); (2,) for points
   num_classes: int
+  # ((top, bottom), (left, right)) rows and columns of `image_shape` that data.pad_to added:
+  # not pixels of the data, so likelihoods must leave them out (see `real_pixels`).
+  padding: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
+
+
+def real_pixels(spec: DataSpec) -> jax.Array:
+  """[H, W, 1] float32: 1 on the data's pixels, 0 on the padding data.pad_to added."""
+  (top, bottom), (left, right) = spec.padding
+  height, width = spec.image_shape[:2]
+  mask = jnp.zeros((height, width, 1), jnp.float32)
+  return mask.at[top:height - bottom, left:width - right].set(1.0)
 
 
 def optimizer_step(state: TrainState, tx, name: str,

@@ -17,6 +17,8 @@ from typing import Callable, Iterable, NamedTuple
 import jax
 import numpy as np
 
+from jaxgen.data.preprocess import pad_to as data_pad_to
+from jaxgen.images import to_uint8
 from jaxgen.metrics.inception_score import inception_score
 from jaxgen.metrics.kid import SUBSET_SIZE as KID_SUBSET_SIZE, kid
 from jaxgen.metrics.prdc import PRDC, prdc
@@ -61,13 +63,17 @@ def make_extractor(kind: str, *, dataset: str, inception_weights: str | None) ->
 
 
 def extract(extractor: Extractor, batches: Iterable[np.ndarray]) -> Features:
-  """Features of float image batches in [0, 1], streamed into float64 statistics."""
+  """Features of float image batches in [0, 1], streamed into float64 statistics. Images are
+  first quantised to 8 bits as a saved PNG would be (clean-fid's point): real images reach the
+  extractor as 8-bit values, so generated ones must too, and a score does not depend on
+  whether the samples were scored in memory or from files."""
   stats, feats, logits = None, [], []
   for images in batches:
     images = np.asarray(images, np.float32)
     if images.min() < 0.0 or images.max() > 1.0:
       raise ValueError(f"images must be floats in [0, 1], got values in "
                        f"[{images.min():.3g}, {images.max():.3g}]")
+    images = to_uint8(images).astype(np.float32) / 255.0
     f, l = jax.device_get(extractor.fn(images))
     stats = FeatureStats.of(f) if stats is None else stats.update(f)
     feats.append(np.asarray(f, np.float32))
@@ -79,8 +85,8 @@ def extract(extractor: Extractor, batches: Iterable[np.ndarray]) -> Features:
 
 def real_features(extractor: Extractor, images_uint8: np.ndarray, *, key: str, pad_to: int,
                   batch_size: int, cache_dir: str = DEFAULT_CACHE) -> Features:
-  """Features of a dataset split's uint8 images, zero-padded to `pad_to` like the samples
-  (0: as stored); cached in `cache_dir` under `key` (dataset, split, count) and the extractor."""
+  """Features of a dataset split's uint8 images, padded with black to `pad_to` as training
+  pads them (0: as stored); cached in `cache_dir` under `key` (dataset, split, count) and the extractor."""
   name = f"{key}_n{len(images_uint8)}_pad{pad_to}_{extractor.name}.npz".replace("/", "_")
   path = os.path.join(cache_dir, name)
   if os.path.exists(path):
@@ -90,12 +96,8 @@ def real_features(extractor: Extractor, images_uint8: np.ndarray, *, key: str, p
 
   def batches():
     for i in range(0, len(images_uint8), batch_size):
-      x = images_uint8[i:i + batch_size].astype(np.float32) / 255.0
-      if pad_to:
-        p = (pad_to - x.shape[1]) // 2, (pad_to - x.shape[2]) // 2
-        x = np.pad(x, ((0, 0), (p[0], pad_to - x.shape[1] - p[0]),
-                       (p[1], pad_to - x.shape[2] - p[1]), (0, 0)))
-      yield x
+      x = images_uint8[i:i + batch_size]
+      yield (data_pad_to(x, pad_to) if pad_to else x).astype(np.float32) / 255.0
 
   out = extract(extractor, batches())
   os.makedirs(cache_dir, exist_ok=True)

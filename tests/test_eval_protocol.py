@@ -1,0 +1,139 @@
+"""What evaluation numbers may depend on: padding is black in every preprocessing mode, and
+likelihoods, reconstructions and scored samples do not depend on the eval batch size, the
+device count or how samples reach the metrics (in memory, .npz or PNG files)."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import load_config, run_cli
+from jaxgen import data, prng, train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """The tiny VAE, trained once (20 steps), with an eval split of 1,000 images."""
+  workdir = tmp_path_factory.mktemp("run")
+  config = load_config("vae_fashion_mnist", "tiny")
+  config.data.eval_split = "test[:1000]"
+  train.train_and_evaluate(config, str(workdir))
+  return config, str(workdir)
+
+
+@pytest.mark.parametrize("mode", data.MODES)
+def test_padding_is_black_in_every_preprocess_mode(tmp_path, mode):
+  """Black 28x28 images padded to 32 equal black 32x32 images, preprocessed with the same key:
+  the border is what black is inside (-1 for scale11, not a mid-grey 0)."""
+  config = load_config("dcgan_fashion_mnist", "tiny")
+  config.data.pad_to, config.data.preprocess = 32, mode
+  run = train.Run(config, str(tmp_path))
+  key = jax.random.key(3)
+  raw = {"image": jnp.zeros((4, 28, 28, 1), jnp.uint8), "label": jnp.zeros((4,), jnp.int32)}
+  padded = np.asarray(run.preprocess(raw, key)["image"])
+  black = np.asarray(data.preprocess(jnp.zeros((4, 32, 32, 1), jnp.uint8), key, mode))
+  np.testing.assert_array_equal(padded, black)
+  if mode != "dequantize":  # its black is noise, the same inside and out in distribution
+    assert np.all(padded == padded[:, 14, 14][:, None, None])
+  assert run.spec.padding == ((2, 2), (2, 2))
+
+
+def _evaluate(config, workdir, batch_size):
+  config = config.copy_and_resolve_references()
+  config.eval.batch_size = batch_size
+  run = train.Run(config, workdir)
+  state = run.restore()
+  nll = run.evaluate(state, config.data.eval_split)
+  _, ssim = run.sample_metrics(state, ["ssim"], extractor=None, split=config.data.eval_split,
+                               num=-1, seed=0, batch_size=batch_size, cache_dir="")
+  samples = np.concatenate([x for x, _ in run.sample_batches(state, 0, 300, batch_size, False)])
+  run.checkpoints.close()
+  return {**nll, **ssim}, samples
+
+
+def test_eval_does_not_depend_on_the_batch_size(trained):
+  """Each example's binarization and noise are keyed by its index in the split: the same
+  numbers for batches of 100 and 500 (up to the order of float32 sums), as for samples."""
+  config, workdir = trained
+  small, small_samples = _evaluate(config, workdir, 100)
+  large, large_samples = _evaluate(config, workdir, 500)
+  assert {"neg_elbo", "iwae_nll", "ssim", "ms_ssim", "psnr"} <= set(small)
+  for k in small:
+    assert small[k] == pytest.approx(large[k], rel=2e-6), k
+  np.testing.assert_allclose(small_samples, large_samples, rtol=1e-6, atol=1e-6)
+
+
+def test_eval_on_eight_devices_matches_one(trained, tmp_path):
+  config, workdir = trained
+  out = tmp_path / "eight.json"
+  run_cli("-m", "jaxgen.evaluate", "--workdir", workdir, "--metrics", "nll,ssim", "--num", "-1",
+          "--batch_size", "200", "--out", str(out),
+          env={"XLA_FLAGS": "--xla_force_host_platform_device_count=8"})
+  eight = json.loads(out.read_text())["metrics"]
+  one, _ = _evaluate(config, workdir, 200)
+  for k in one:
+    assert eight[k] == pytest.approx(one[k], rel=2e-6), k
+
+
+def test_scores_of_samples_in_memory_npz_and_png_agree(trained, tmp_path):
+  """Generated images are quantised to 8 bits before the extractor, as a saved PNG is: the
+  run's own samples, their float .npz and their PNG files give the same FID, KID and PR."""
+  config, workdir = trained
+  run = train.Run(config, workdir)
+  samples = np.concatenate([x for x, _ in run.sample_batches(run.restore(), 0, 200, 100, False)])
+  run.checkpoints.close()
+  assert len(np.unique(samples)) > 256  # floats between the 8-bit levels
+  np.savez(tmp_path / "samples.npz", images=samples)
+  pngs = tmp_path / "pngs"
+  pngs.mkdir()
+  for i, x in enumerate(np.clip(np.round(samples[..., 0] * 255), 0, 255).astype(np.uint8)):
+    Image.fromarray(x).save(pngs / f"{i:04d}.png")
+  common = ["--metrics", "fid,kid,pr", "--batch_size", "100", "--cache_dir", str(tmp_path / "c")]
+  real = ["--dataset", "fashion_mnist", "--split", config.data.eval_split]
+  results = {}
+  for name, args in (("run", ["--workdir", workdir, "--num", "200"]),
+                     ("npz", ["--images", str(tmp_path / "samples.npz"), *real]),
+                     ("png", ["--images", str(pngs), *real])):
+    out = tmp_path / f"{name}.json"
+    run_cli("-m", "jaxgen.evaluate", *args, *common, "--out", str(out))
+    results[name] = json.loads(out.read_text())["metrics"]
+  assert set(results["run"]) >= {"fid", "kid", "precision", "recall"}
+  assert results["run"] == results["npz"] == results["png"]
+
+
+def test_every_key_a_run_derives_is_distinct():
+  """Base keys of every use (training, evaluation, sampling, interpolation, reconstruction,
+  sample metrics), and the per-step / per-example keys folded from them, never coincide."""
+  keys = prng.run_keys(0)
+  assert set(keys) == {"init", "train", *prng.USES}
+  derived = {name: key for name, key in keys.items()}
+  for name, key in keys.items():
+    for i in range(4):
+      derived[f"{name}/{i}"] = jax.random.fold_in(key, i)
+  for seed in (1, 2):  # samples drawn with other seeds than the config's
+    for use in ("sample_grid", "interpolate", "sample_metrics"):
+      derived[f"seed{seed}/{use}"] = prng.use_key(prng.root_key(seed), use)
+  data = {name: tuple(np.asarray(jax.random.key_data(k)).ravel()) for name, k in derived.items()}
+  assert len(set(data.values())) == len(data), "two uses share a key"
+
+
+def test_run_draws_from_its_declared_keys(trained):
+  """The wiring behind the distinct keys: grids, walks and reconstructions use their own."""
+  config, workdir = trained
+  run = train.Run(config, workdir)
+  state = run.restore()
+  run.checkpoints.close()
+  root = prng.root_key(5)
+  grid = run.sample(state, 5, 4)
+  np.testing.assert_array_equal(
+      grid, run.method.sample(state, prng.use_key(root, "sample_grid"), 4))
+  walk = run.interpolate(state, 5, 1, 3)
+  np.testing.assert_array_equal(
+      walk, run.method.interpolate(state, prng.use_key(root, "interpolate"), 1, 3))
+  sample_3 = next(run.sample_batches(state, 5, 4, 4, False))[0][3]
+  expected = run.method.sample(state, jax.random.fold_in(prng.use_key(root, "sample_metrics"), 3),
+                               1)[0]
+  np.testing.assert_allclose(sample_3, expected, rtol=1e-6, atol=1e-7)
