@@ -454,21 +454,44 @@ def test_psnr_matches_skimage():
 
 def _ms_ssim_two_scales_reference(x, y, data_range):
   """Two-scale MS-SSIM from scipy and skimage: cs at full scale, SSIM at half scale (2×2 means),
-  with the first two standard weights renormalised."""
+  with the first two standard weights renormalised; the product per channel, then the mean
+  over channels."""
   c2 = (0.03 * data_range)**2
   def filt(a):  # the 11×11 Gaussian, valid positions only
     return ndimage.gaussian_filter(a, sigma=1.5, truncate=3.5, axes=(0, 1))[5:-5, 5:-5]
-  def cs(a, b):
+  def cs(a, b):  # [C]
     mu_a, mu_b = filt(a), filt(b)
     var_a, var_b = filt(a * a) - mu_a**2, filt(b * b) - mu_b**2
-    return np.mean((2 * (filt(a * b) - mu_a * mu_b) + c2) / (var_a + var_b + c2))
+    return np.mean((2 * (filt(a * b) - mu_a * mu_b) + c2) / (var_a + var_b + c2), axis=(0, 1))
   def half(a):  # an odd side repeats its last row or column first
     a = np.pad(a, ((0, a.shape[0] % 2), (0, a.shape[1] % 2), (0, 0)), mode="edge")
     h, w, c = a.shape
     return a.reshape(h // 2, 2, w // 2, 2, c).mean(axis=(1, 3))
+  def ssim_per_channel(a, b):  # [C]
+    return np.array([_skimage_ssim(a[None, ..., c:c + 1], b[None, ..., c:c + 1], data_range)[0]
+                     for c in range(a.shape[-1])])
   w1, w2 = 0.0448 / 0.3304, 0.2856 / 0.3304
-  return np.array([cs(a, b)**w1 * _skimage_ssim(half(a)[None], half(b)[None], data_range)[0]**w2
+  return np.array([np.mean(cs(a, b)**w1 * ssim_per_channel(half(a), half(b))**w2)
                    for a, b in zip(x, y)])
+
+
+@pytest.mark.parametrize("size, scales", [(32, 2), (90, 4), (161, 5)])
+def test_ms_ssim_of_rgb_matches_tensorflow(size, scales):
+  """tf.image.ssim_multiscale with the same scales and (renormalised) weights: the product over
+  scales per channel, then the mean over channels."""
+  tf = pytest.importorskip("tensorflow")
+  rng = np.random.default_rng(24)
+  # Blocks of 8x8 pixels keep contrast at the coarsest scales, where TF's float32 E[x²] - μ²
+  # would cancel on white noise averaged flat.
+  blocks = rng.uniform(size=(3, size // 8 + 1, size // 8 + 1, 3))
+  x = np.kron(blocks, np.ones((1, 8, 8, 1)))[:, :size, :size].astype(np.float32)
+  y = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1).astype(np.float32)
+  y[0] = np.clip(y[0] + np.array([0.0, 0.4, -0.4]), 0, 1)  # channels that differ in quality
+  weights = np.array(metrics.MS_SSIM_WEIGHTS[:scales]) / sum(metrics.MS_SSIM_WEIGHTS[:scales])
+  expected = tf.image.ssim_multiscale(tf.constant(x), tf.constant(y), max_val=1.0,
+                                      power_factors=tuple(weights.tolist())).numpy()
+  ours = np.asarray(metrics.ms_ssim(x, y, data_range=1.0, num_scales=scales))
+  np.testing.assert_allclose(ours, expected, atol=1e-5, rtol=0)
 
 
 def test_ms_ssim_on_small_images_uses_two_renormalised_scales():

@@ -72,8 +72,8 @@ def _prepare(x: jax.Array, y: jax.Array, data_range: float) -> tuple[jax.Array, 
 
 
 def _ssim_and_cs(x: jax.Array, y: jax.Array, data_range: float) -> tuple[jax.Array, jax.Array]:
-  """Per-image means of the SSIM map and of its contrast-structure factor, over every valid
-  window position and channel."""
+  """[B, C] means of the SSIM map and of its contrast-structure factor over every valid window
+  position, per image and channel."""
   if min(x.shape[1:3]) < _WINDOW:
     raise ValueError(f"SSIM's {_WINDOW}x{_WINDOW} window needs images of at least that size, "
                      f"got {x.shape[1]}x{x.shape[2]}")
@@ -81,7 +81,7 @@ def _ssim_and_cs(x: jax.Array, y: jax.Array, data_range: float) -> tuple[jax.Arr
   mu_x, mu_y, var_x, var_y, cov_xy = _local_moments(x, y)
   luminance = (2 * mu_x * mu_y + c1) / (mu_x * mu_x + mu_y * mu_y + c1)
   cs = (2 * cov_xy + c2) / (var_x + var_y + c2)
-  return jnp.mean(luminance * cs, axis=(1, 2, 3)), jnp.mean(cs, axis=(1, 2, 3))
+  return jnp.mean(luminance * cs, axis=(1, 2)), jnp.mean(cs, axis=(1, 2))
 
 
 @functools.partial(jax.jit, static_argnames="data_range")
@@ -94,7 +94,7 @@ def ssim(x: jax.Array, y: jax.Array, *, data_range: float) -> jax.Array:
   data_range=data_range, channel_axis=-1)` per image.
   """
   x, y = _prepare(x, y, data_range)
-  return _ssim_and_cs(x, y, data_range)[0]
+  return jnp.mean(_ssim_and_cs(x, y, data_range)[0], axis=-1)
 
 
 def _downsample(x: jax.Array) -> jax.Array:
@@ -119,8 +119,9 @@ def ms_ssim(x: jax.Array, y: jax.Array, *, data_range: float,
   """[B] multi-scale SSIM (Wang, Simoncelli & Bovik 2003) of [B, H, W, C] images.
 
   Π_j cs_j^w_j · ssim_M^w_M over scales j = 1..M, each half the size of the one before, with the
-  window and constants of `ssim`; negative factors are clamped to 0 before the fractional powers
-  (as tf.image.ssim_multiscale does).
+  window and constants of `ssim`; negative factors are clamped to 0 before the fractional powers.
+  As tf.image.ssim_multiscale, the product is taken per channel and then averaged over channels
+  (averaging cs over channels first would give a different number for colour images).
 
   Adaptation to small images: the standard 5 scales need at least 161 px, because the 11×11
   window must fit the coarsest scale. Smaller images keep the same window and use the first M
@@ -142,11 +143,11 @@ def ms_ssim(x: jax.Array, y: jax.Array, *, data_range: float,
                      f"{_WINDOW}x{_WINDOW} window, got num_scales={num_scales}")
   total = sum(MS_SSIM_WEIGHTS[:num_scales])
   weights = [w / total for w in MS_SSIM_WEIGHTS[:num_scales]]
-  score = jnp.ones(x.shape[0], x.dtype)
+  score = jnp.ones(x.shape[::3], x.dtype)  # [B, C]
   for scale, weight in enumerate(weights):
     ssim_j, cs_j = _ssim_and_cs(x, y, data_range)
     if scale == num_scales - 1:
-      return score * jnp.maximum(ssim_j, 0.0)**weight
+      return jnp.mean(score * jnp.maximum(ssim_j, 0.0)**weight, axis=-1)
     score = score * jnp.maximum(cs_j, 0.0)**weight
     x, y = _downsample(x), _downsample(y)
 
