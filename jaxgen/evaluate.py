@@ -46,8 +46,8 @@ flags.DEFINE_string("step", None, "Checkpoint step, or `best` (the checkpoint tr
 flags.DEFINE_string("images", None, "Score these images instead of a run: an .npz with an "
                     "`images` array (uint8, or floats in [0, 1]; NHWC) or a folder of PNGs.")
 flags.DEFINE_string("dataset", None, "With --images: the dataset whose split they are compared to.")
-flags.DEFINE_integer("pad_to", 0, "With --images: zero-pad the real images to this size, as the "
-                     "run that made the images did (data.pad_to).")
+flags.DEFINE_integer("pad_to", 0, "With --images: pad the real images with black to this size, "
+                     "as the run that made the images did (data.pad_to).")
 flags.DEFINE_integer("batch_size", 500, "Batch size of the feature extractor.")
 flags.DEFINE_string("cache_dir", None, "Cache of real images' features; default "
                     "~/.cache/jaxgen/reference_features.")
