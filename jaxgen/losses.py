@@ -17,8 +17,12 @@ from jaxgen import registry
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
-def _sum_per_example(x: jax.Array) -> jax.Array:
-  """[B, ...] -> [B]: sums every axis but the leading batch axis."""
+def _sum_per_example(x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+  """[B, ...] -> [B]: sums every axis but the leading batch axis, leaving out the elements
+  where `mask` (broadcastable to x[0], e.g. [H, W, 1]) is 0."""
+  if mask is not None:
+    # where, not a product: a left-out element's inf or NaN must not reach the sum.
+    x = jnp.where(mask > 0, x, 0.0)
   return jnp.sum(x, axis=tuple(range(1, x.ndim)))
 
 
@@ -51,18 +55,20 @@ def gaussian_log_prob(x: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.A
 
 # ---------------------------------------------------------------------------------------------
 # Reconstruction likelihoods p(x|z): per-example negative log-likelihood in nats, summed over
-# every pixel dimension ([B, H, W, C] -> [B]).
+# every pixel dimension ([B, H, W, C] -> [B]), or over those where `mask` is 1 (e.g.
+# methods.base.real_pixels: not the padding data.pad_to added).
 # ---------------------------------------------------------------------------------------------
 
 
-def bernoulli_nll(logits: jax.Array, x: jax.Array) -> jax.Array:
+def bernoulli_nll(logits: jax.Array, x: jax.Array, *, mask: jax.Array | None = None
+                  ) -> jax.Array:
   """-log Bernoulli(x; sigmoid(logits)) for binary x in {0, 1}.
 
   For x in (0, 1) this is the binary cross-entropy, which is not a normalised likelihood.
   """
   chex.assert_equal_shape([logits, x])
   log_p = x * jax.nn.log_sigmoid(logits) + (1.0 - x) * jax.nn.log_sigmoid(-logits)
-  return -_sum_per_example(log_p)
+  return -_sum_per_example(log_p, mask)
 
 
 def categorical_nll(logits: jax.Array, targets: jax.Array) -> jax.Array:
@@ -89,7 +95,7 @@ def _discretized_logistic_log_prob(mean: jax.Array, log_scale: jax.Array, x: jax
 
 
 def discretized_logistic_nll(params: tuple[jax.Array, jax.Array], x: jax.Array, *,
-                             num_bins: int = 256) -> jax.Array:
+                             num_bins: int = 256, mask: jax.Array | None = None) -> jax.Array:
   """-log P(x) under a logistic(mean, exp(log_scale)) integrated over x's bin.
 
   x lies on the `num_bins`-level grid of [-1, 1] (bin width 2 / (num_bins - 1)); the two edge
@@ -98,7 +104,7 @@ def discretized_logistic_nll(params: tuple[jax.Array, jax.Array], x: jax.Array, 
   """
   mean, log_scale = params
   chex.assert_equal_shape([mean, log_scale, x])
-  return -_sum_per_example(_discretized_logistic_log_prob(mean, log_scale, x, num_bins))
+  return -_sum_per_example(_discretized_logistic_log_prob(mean, log_scale, x, num_bins), mask)
 
 
 def discretized_logistic_mixture_nll(params: jax.Array, x: jax.Array, *,
@@ -114,18 +120,23 @@ def discretized_logistic_mixture_nll(params: jax.Array, x: jax.Array, *,
   return -_sum_per_example(jax.nn.logsumexp(jax.nn.log_softmax(logits, -1) + log_p, axis=-1))
 
 
-def gaussian_nll(params: tuple[jax.Array, jax.Array], x: jax.Array) -> jax.Array:
+def gaussian_nll(params: tuple[jax.Array, jax.Array], x: jax.Array, *,
+                 bin_width: float | None = None, mask: jax.Array | None = None) -> jax.Array:
   """-log N(x; mean, exp(log_scale)^2) for continuous x; params = (mean, log_scale).
 
-  A density, not a probability: on dequantized data (x + uniform noise of bin width Δ) its nats
-  bound discrete nats only after adding the dequantization correction D·log(1/Δ) per example
-  (D pixel dimensions; Δ = 2/256 for data in [-1, 1]). Without it, values are not comparable
-  to the discrete likelihoods above and may be negative.
+  A density, not a probability: its nats may be negative and are not comparable with the
+  discrete likelihoods above. Data dequantized by uniform noise over bins of width Δ (e.g.
+  data.preprocess "dequantize11": Δ = 2/256 over [-1, 1)) has a discrete likelihood P(x), the
+  density's mass on x's bin, and -log P(x) <= E_u[-log p(x + u)] - D·log Δ (Theis et al. 2016;
+  D dimensions). `bin_width` = Δ adds that -log Δ per dimension, so the nats bound the
+  discrete data's from above.
   """
   mean, log_scale = params
   chex.assert_equal_shape([mean, log_scale, x])
   log_p = -0.5 * (_LOG_2PI + jnp.square((x - mean) * jnp.exp(-log_scale))) - log_scale
-  return -_sum_per_example(log_p)
+  if bin_width is not None:
+    log_p = log_p + math.log(bin_width)
+  return -_sum_per_example(log_p, mask)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,15 +151,19 @@ class Likelihood(NamedTuple):
   the parameters are `params_per_channel` consecutive blocks of C channels along the last axis
   (e.g. [means | log_scales]; see `split_params`), so a decoder only needs to know the count.
 
-    nll(out, x) -> [B]: negative log-likelihood of images x [B, H, W, C] in nats.
+    nll(out, x, *, mask=None) -> [B]: negative log-likelihood of images x [B, H, W, C] in nats,
+        over the pixels where `mask` ([H, W, 1]) is 1, or all of them.
     params_per_channel: decoder output channels per image channel.
     mean(out) -> [B, H, W, C] float32 in [0, 1]: the image to display.
     sample(key, out) -> [B, H, W, C] float32 in [0, 1]: a draw from p(x|z), in display range.
+    preprocess: the data.preprocess modes (jaxgen.data.preprocess.MODES) whose output this is
+        a likelihood of; methods refuse the others (e.g. a Bernoulli of [-1, 1] pixels).
   """
-  nll: Callable[[jax.Array, jax.Array], jax.Array]
+  nll: Callable[..., jax.Array]
   params_per_channel: int
   mean: Callable[[jax.Array], jax.Array]
   sample: Callable[[jax.Array, jax.Array], jax.Array]
+  preprocess: tuple[str, ...]
 
 
 def split_params(out: jax.Array, num: int) -> tuple[jax.Array, ...]:
@@ -173,26 +188,34 @@ def _gaussian_sample(key: jax.Array, out: jax.Array) -> jax.Array:
   return _to_unit(mean + jnp.exp(log_scale) * jax.random.normal(key, mean.shape))
 
 
+# Binary data in {0, 1}.
 BERNOULLI = Likelihood(
     nll=bernoulli_nll,
     params_per_channel=1,
     mean=jax.nn.sigmoid,
-    sample=lambda key, out: jax.random.bernoulli(key, jax.nn.sigmoid(out)).astype(jnp.float32))
+    sample=lambda key, out: jax.random.bernoulli(key, jax.nn.sigmoid(out)).astype(jnp.float32),
+    preprocess=("binarize",))
 
 # Data in [-1, 1] on the 256-level grid. The displayed mean is the logistic's location clipped
 # to [-1, 1] (the edge bins make the exact mean differ only near the edges).
 DISCRETIZED_LOGISTIC = Likelihood(
-    nll=lambda out, x: discretized_logistic_nll(split_params(out, 2), x),
+    nll=lambda out, x, *, mask=None: discretized_logistic_nll(split_params(out, 2), x,
+                                                              mask=mask),
     params_per_channel=2,
     mean=lambda out: _to_unit(split_params(out, 2)[0]),
-    sample=_logistic_sample)
+    sample=_logistic_sample,
+    preprocess=("scale11",))
 
-# Dequantized data in [-1, 1]; see `gaussian_nll` for what its nats mean.
+# 8-bit data dequantized over [-1, 1): 256 bins of width 2/256. Its nats include the
+# dequantization correction (see `gaussian_nll`), so they and their bits/dim bound those of
+# the discrete data, comparable with the discrete likelihoods' figures.
 GAUSSIAN = Likelihood(
-    nll=lambda out, x: gaussian_nll(split_params(out, 2), x),
+    nll=lambda out, x, *, mask=None: gaussian_nll(split_params(out, 2), x, bin_width=2.0 / 256,
+                                                  mask=mask),
     params_per_channel=2,
     mean=lambda out: _to_unit(split_params(out, 2)[0]),
-    sample=_gaussian_sample)
+    sample=_gaussian_sample,
+    preprocess=("dequantize11",))
 
 LIKELIHOODS = {
     "bernoulli": BERNOULLI,
@@ -207,6 +230,15 @@ def get_likelihood(name: str) -> Likelihood:
   if not isinstance(likelihood, Likelihood):
     raise TypeError(f"likelihood {name!r} is a {type(likelihood).__name__}, not a Likelihood")
   return likelihood
+
+
+def check_preprocess(name: str, likelihood: Likelihood, preprocess: str) -> None:
+  """A one-line ValueError unless data.preprocess `preprocess` makes the data that likelihood
+  `name` is a likelihood of (e.g. a Bernoulli of scale11 pixels would score nothing)."""
+  if preprocess not in likelihood.preprocess:
+    modes = " or ".join(map(repr, likelihood.preprocess))
+    raise ValueError(f"likelihood {name!r} models data.preprocess {modes} data, but "
+                     f"data.preprocess is {preprocess!r}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 import scipy.special
 
 from conftest import load_config
+from jaxgen import data as data_lib
 from jaxgen import losses
 from jaxgen.methods import autoregressive
 from jaxgen.methods.base import DataSpec
@@ -176,6 +177,23 @@ def test_bad_configs_are_one_line_errors():
     autoregressive.make(c, DataSpec((4, 4, 1), 0))
   with pytest.raises(ValueError, match="unknown pixel model 'pixelcnnn'"):
     autoregressive.make(method_config("pixelcnnn"), spec)
+
+
+# The data.preprocess mode each head is a distribution of.
+HEAD_DATA = {"bernoulli": "binarize", "softmax256": "scale01", "logistic_mixture": "scale01"}
+
+
+@pytest.mark.parametrize("mode", data_lib.MODES)
+@pytest.mark.parametrize("head", sorted(HEAD_DATA))
+def test_head_and_preprocessing_must_match(head, mode):
+  assert set(HEAD_DATA) == set(autoregressive.HEADS)
+  c = method_config("pixelcnn", head)
+  c.data.preprocess = mode
+  if mode == HEAD_DATA[head]:
+    autoregressive.make(c, DataSpec((4, 4, 1), 10))
+  else:
+    with pytest.raises(ValueError, match=f"^head '{head}'.*data.preprocess is '{mode}'$"):
+      autoregressive.make(c, DataSpec((4, 4, 1), 10))
 
 
 def test_logistic_mixture_is_a_distribution_over_the_256_values_and_one_component_is_the_logistic():

@@ -8,7 +8,9 @@ import pytest
 import tensorflow_datasets as tfds
 
 from conftest import ROOT, load_config, run_cli
+from jaxgen import methods
 from jaxgen import train
+from jaxgen.methods.base import DataSpec
 
 CONFIGS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "configs", "*.py")))
 
@@ -64,6 +66,20 @@ def _tiny(name, fake_cifar10, fake_celeb_a):
 def test_full_config_loads(name):
   c = load_config(name, "")
   assert c.num_steps > 1000 and c.batch_size > 0
+
+
+# Image shapes by dataset (the loader's); 28x28x1 for the others.
+SHAPES = {"cifar10": (32, 32, 3), "celeb_a": (64, 64, 3)}
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_full_config_builds_its_method(name):
+  """Building checks what needs no data, e.g. that the likelihood fits data.preprocess."""
+  c = load_config(name, "")
+  shape = SHAPES.get(c.data.name, (28, 28, 1))
+  if c.data.pad_to:
+    shape = (c.data.pad_to, c.data.pad_to, shape[2])
+  methods.get(c, DataSpec(shape, 10))
 
 
 @pytest.mark.parametrize("name", CONFIGS)

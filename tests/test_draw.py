@@ -10,6 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxgen import config as config_lib
+from jaxgen import data as data_lib
+from jaxgen import losses
 from jaxgen import methods
 from jaxgen.methods import draw
 from jaxgen.methods.base import DataSpec
@@ -19,11 +22,18 @@ SPEC = DataSpec(image_shape=(8, 8, 1), num_classes=10)
 STEPS, LATENT = 3, 4
 
 
+def run_config():
+  """A whole run config for DRAW (make reads data.preprocess too)."""
+  c = config_lib.base()
+  c.update(draw.default_method_config())
+  c.method = "draw"
+  return c
+
+
 def small_config(name="attention", **overrides):
   """T = 3 steps of 2×2 reads and 8×8 writes: on 8×8 images a write grid spans every pixel
   from the start (δ = 1), so 100 steps at lr 1e-2 already use the latents (KL ~2 nats)."""
-  c = draw.default_method_config()
-  c.method = "draw"
+  c = run_config()
   c.model.update(dict(name=name, steps=STEPS, hidden=16, latent_dim=LATENT, read_n=2,
                       write_n=8))
   c.optimizer.lr = 1e-2
@@ -113,7 +123,7 @@ def test_no_attention_read_sees_the_whole_image():
 
 
 def test_paper_mnist_model_parameter_count():
-  method = draw.make(draw.default_method_config(), DataSpec((28, 28, 1), 10))
+  method = draw.make(run_config(), DataSpec((28, 28, 1), 10))
   state = jax.eval_shape(method.init, jax.random.key(0), {"image": jnp.zeros((1, 28, 28, 1))})
   lstm = lambda inputs, units: 4 * (inputs * units + units * units + units)
   encoder = lstm(2 * 2 * 2 + 256, 256)  # [read of x, read of x̂] (2×2 each), h^dec_{t-1}
@@ -180,6 +190,37 @@ def test_kl_summed_over_steps_is_the_reported_kl(trained):
   np.testing.assert_allclose(metrics["recon"], recon.mean(), rtol=1e-4)
   np.testing.assert_allclose(metrics["loss"], recon.mean() + 4.0 * kl_steps.sum(0).mean(),
                              rtol=1e-4)
+
+
+@pytest.mark.parametrize("mode", data_lib.MODES)
+def test_data_must_be_binarized(mode):
+  c = small_config()
+  c.data.preprocess = mode
+  if mode == "binarize":
+    draw.make(c, SPEC)
+  else:
+    with pytest.raises(ValueError, match=f"^likelihood 'bernoulli'.*data.preprocess is '{mode}'$"):
+      draw.make(c, SPEC)
+
+
+def test_padding_is_left_out_of_the_likelihood_and_the_bits(trained):
+  """The same 8×8 model on 6×6 data padded by one pixel each side: recon is the Bernoulli NLL
+  of the 6×6 centre, bits/dim divide by its 36 pixels."""
+  state, batch, _ = trained
+  spec = DataSpec((8, 8, 1), 10, padding=((1, 1), (1, 1)))
+  c = small_config()
+  c.eval.iwae_k, c.eval.iwae_chunk = 2, 2
+  x = batch["image"][:16].at[:, [0, -1]].set(0.0).at[:, :, [0, -1]].set(0.0)
+  key = jax.random.key(4)
+  metrics = jax.jit(draw.make(c, spec).eval_step)(state, {"image": x}, key)
+  per_nat = 1.0 / (36 * math.log(2))
+  np.testing.assert_allclose(metrics["neg_elbo_bpd"], metrics["neg_elbo"] * per_nat, rtol=1e-6)
+  np.testing.assert_allclose(metrics["iwae_bpd"], metrics["iwae_nll"] * per_nat, rtol=1e-6)
+  eps = jax.random.normal(jax.random.split(key)[0], (STEPS, 16, LATENT))
+  logits, _, _ = draw_models.make(c.model, SPEC.image_shape).apply(
+      {"params": state.params["draw"]}, x, eps)
+  np.testing.assert_allclose(metrics["recon"],
+                             losses.bernoulli_nll(logits[:, 1:7, 1:7], x[:, 1:7, 1:7]), rtol=1e-5)
 
 
 # ----- Importance-weighted bound ---------------------------------------------------------------

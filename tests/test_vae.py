@@ -2,16 +2,22 @@
 
 import functools
 import math
+import sys
+import types
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 
+from conftest import load_config
+from jaxgen import config as config_lib
+from jaxgen import data as data_lib
 from jaxgen import losses
 from jaxgen import methods
+from jaxgen import optim
 from jaxgen.methods import vae
 from jaxgen.methods.base import DataSpec
 from jaxgen.models import vae as vae_models
@@ -19,8 +25,15 @@ from jaxgen.models import vae as vae_models
 SPEC = DataSpec(image_shape=(4, 4, 1), num_classes=10)
 
 
+def run_config():
+  """A whole run config for the VAE (make reads data.preprocess too)."""
+  c = config_lib.base()
+  c.update(vae.default_method_config())
+  return c
+
+
 def small_config(**overrides):
-  c = vae.default_method_config()
+  c = run_config()
   c.model.latent_dim = 3
   c.model.hidden = (32,)
   c.update(overrides)
@@ -40,7 +53,7 @@ def binary_batch(batch_size, shape=SPEC.image_shape):
 
 
 def test_classic_mlp_vae_parameter_count():
-  c = vae.default_method_config()  # 784 -> 256 -> 256 -> (mu, logvar) of 50, and back
+  c = run_config()  # 784 -> 256 -> 256 -> (mu, logvar) of 50, and back
   method = vae.make(c, DataSpec((28, 28, 1), 10))
   state = jax.eval_shape(method.init, jax.random.key(0), {"image": jnp.zeros((1, 28, 28, 1))})
   encoder = (784 * 256 + 256) + (256 * 256 + 256) + (256 * 2 * 50 + 2 * 50)
@@ -59,6 +72,31 @@ def test_conv_vae_output_shapes(channels, params_per_channel):
   out, mean, logvar = jax.eval_shape(model.apply, variables, x, eps)
   assert out.shape == (2, 32, 32, channels * params_per_channel)
   assert mean.shape == logvar.shape == (2, 3)
+
+
+@pytest.mark.parametrize("name", ["mlp", "conv"])
+def test_activation_and_kernel_init_are_configurable(name):
+  c = small_config().model
+  c.name, c.features = name, (4, 8)
+  c.activation, c.kernel_init = "tanh", "glorot_uniform"
+  model = vae_models.make(c, (8, 8, 1))
+  x = jnp.asarray(np.random.default_rng(0).uniform(size=(2, 8, 8, 1)), jnp.float32)
+  params = model.init(jax.random.key(0), x, jnp.zeros((2, 3)))["params"]
+  layers = jax.tree.leaves(params, is_leaf=lambda p: isinstance(p, dict) and "kernel" in p)
+  for w in (layer["kernel"] for layer in layers):  # Glorot & Bengio: U(±√(6/(fan_in+fan_out)))
+    fan_in, fan_out = math.prod(w.shape[:-1]), math.prod(w.shape[:-2]) * w.shape[-1]
+    bound = math.sqrt(6.0 / (fan_in + fan_out))
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound, (w.shape, bound)
+  c.activation = "relu"
+  relu_model = vae_models.make(c, (8, 8, 1))
+  tanh_out = model.apply({"params": params}, x, method="encode")
+  assert not np.allclose(tanh_out[0], relu_model.apply({"params": params}, x, method="encode")[0])
+  if name == "mlp":  # tanh(x W0 + b0) W1 + b1 -> (mean, logvar)
+    enc = params["encoder"]
+    h = np.tanh(np.asarray(x).reshape(2, -1) @ enc["Dense_0"]["kernel"] + enc["Dense_0"]["bias"])
+    np.testing.assert_allclose(np.concatenate(tanh_out, -1),
+                               h @ enc["Dense_1"]["kernel"] + enc["Dense_1"]["bias"],
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_conv_vae_rejects_sizes_it_cannot_mirror():
@@ -107,6 +145,7 @@ def test_beta_scales_only_the_kl_term(trained):
 def test_conv_train_step_traces_with_a_two_parameter_likelihood():
   # Shapes only: compiling a conv step costs ~10 s on CPU; the MLP tests above check numerics.
   c = small_config(loss="discretized_logistic")
+  c.data.preprocess = "scale11"
   c.model.name = "conv"
   method = vae.make(c, DataSpec((32, 32, 3), 10))
   batch = {"image": jnp.zeros((2, 32, 32, 3))}
@@ -221,3 +260,177 @@ def test_interpolation_decodes_slerp_walks_between_prior_draws(trained):
     logits = model.apply({"params": state.params["vae"]}, z, method="decode")
     np.testing.assert_allclose(grid[:, column], jax.nn.sigmoid(logits), rtol=1e-5, atol=1e-6)
   assert np.abs(grid[:, 1] - grid[:, 0]).max() > 1e-4
+
+
+# ----- Padding, data checks, continuous likelihoods --------------------------------------------
+
+
+def test_padded_conv_vae_reports_nats_and_bits_of_the_real_pixels():
+  """28x28 data padded to 32x32: the likelihood sums over the 784 data pixels, and bits/dim
+  divide by 784, not 1024."""
+  c = load_config("vae_fashion_mnist", "conv")
+  c.eval.iwae_k = c.eval.iwae_chunk = 2
+  spec = DataSpec((32, 32, 1), 10, padding=((2, 2), (2, 2)))
+  method = vae.make(c, spec)
+  real = binary_batch(3, (28, 28, 1))["image"]
+  batch = {"image": jnp.pad(real, ((0, 0), (2, 2), (2, 2), (0, 0)))}
+  state = jax.jit(method.init)(jax.random.key(0), batch)
+  key = jax.random.key(1)
+  metrics = jax.jit(method.eval_step)(state, batch, key)
+  per_nat = 1.0 / (784 * math.log(2.0))
+  np.testing.assert_allclose(metrics["neg_elbo_bpd"], metrics["neg_elbo"] * per_nat, rtol=1e-6)
+  np.testing.assert_allclose(metrics["iwae_bpd"], metrics["iwae_nll"] * per_nat, rtol=1e-6)
+  # recon is the Bernoulli NLL of the 28x28 image under the decoder's 28x28 centre (the eval
+  # ELBO's noise comes from the first half of its key).
+  eps = jax.random.normal(jax.random.split(key)[0], (3, c.model.latent_dim))
+  logits, _, _ = vae_models.make(c.model, spec.image_shape).apply(
+      {"params": state.params["vae"]}, batch["image"], eps)
+  np.testing.assert_allclose(metrics["recon"],
+                             losses.bernoulli_nll(logits[:, 2:30, 2:30], real), rtol=1e-5)
+
+
+# The data.preprocess modes each likelihood is a likelihood of.
+LIKELIHOOD_DATA = {"bernoulli": {"binarize"}, "discretized_logistic": {"scale11"},
+                   "gaussian": {"dequantize11"}}
+
+
+def test_every_likelihood_has_its_data_modes():
+  assert set(LIKELIHOOD_DATA) == set(losses.LIKELIHOODS)
+  assert set().union(*LIKELIHOOD_DATA.values()) <= set(data_lib.MODES)
+
+
+@pytest.mark.parametrize("mode", data_lib.MODES)
+@pytest.mark.parametrize("loss", sorted(LIKELIHOOD_DATA))
+def test_likelihood_and_preprocessing_must_match(loss, mode):
+  c = small_config(loss=loss)
+  c.data.preprocess = mode
+  if mode in LIKELIHOOD_DATA[loss]:
+    vae.make(c, SPEC)
+  else:
+    with pytest.raises(ValueError, match=f"^likelihood '{loss}'.*data.preprocess is '{mode}'$"):
+      vae.make(c, SPEC)
+
+
+def test_a_users_likelihood_declares_its_data(monkeypatch):
+  module = types.ModuleType("my_vae_likelihoods")
+  module.unit = losses.BERNOULLI._replace(preprocess=("scale01",))
+  monkeypatch.setitem(sys.modules, "my_vae_likelihoods", module)
+  c = small_config(loss="my_vae_likelihoods:unit")
+  c.data.preprocess = "scale01"
+  vae.make(c, SPEC)
+  c.data.preprocess = "binarize"
+  with pytest.raises(ValueError, match="'my_vae_likelihoods:unit'.*'scale01'.*'binarize'"):
+    vae.make(c, SPEC)
+
+
+def test_gaussian_decoder_nats_and_bits_match_the_closed_form():
+  """A decoder that outputs a known mean and log-scale per pixel (only its output bias is
+  non-zero) and an encoder that outputs the prior (all zero): the KL is 0, every importance
+  weight is p(x|z), and the bound is the density's nats plus log(1/Δ) per real dimension
+  (Δ = 2/256, dequantize11's bins), over the 5x5 real pixels of 6x6 padded data."""
+  spec = DataSpec((6, 6, 1), 10, padding=((1, 0), (0, 1)))
+  c = small_config(loss="gaussian")
+  c.data.preprocess = "dequantize11"
+  c.eval.iwae_k = c.eval.iwae_chunk = 4
+  method = vae.make(c, spec)
+  rng = np.random.default_rng(1)
+  pixels = jnp.asarray(rng.integers(0, 256, (3, 5, 5, 1)), jnp.uint8)
+  real = data_lib.preprocess(pixels, jax.random.key(2), "dequantize11")
+  batch = {"image": jnp.pad(real, ((0, 0), (1, 0), (0, 1), (0, 0)))}
+  state = method.init(jax.random.key(0), batch)
+  mean, log_scale = rng.uniform(-1, 1, (6, 6)), rng.uniform(-3, 0, (6, 6))
+  params = jax.tree.map(jnp.zeros_like, state.params["vae"])
+  params["decoder"]["Dense_1"]["bias"] = jnp.asarray(
+      np.stack([mean, log_scale], -1).reshape(-1), jnp.float32)  # [means | log-scales]
+  state = state.replace(params={"vae": params})
+  metrics = method.eval_step(state, batch, jax.random.key(3))
+  x = np.asarray(real, np.float64)[..., 0]
+  density = -stats.norm.logpdf(x, mean[1:, :5], np.exp(log_scale[1:, :5])).sum((1, 2))
+  nats = density + 25 * math.log(128.0)
+  np.testing.assert_allclose(metrics["kl"], 0.0, atol=1e-6)
+  for name in ("recon", "neg_elbo", "iwae_nll"):
+    np.testing.assert_allclose(metrics[name], nats, rtol=1e-5)
+  for name in ("neg_elbo_bpd", "iwae_bpd"):
+    np.testing.assert_allclose(metrics[name], nats / (25 * math.log(2.0)), rtol=1e-5)
+
+
+# ----- IWAE training ---------------------------------------------------------------------------
+
+
+@functools.cache
+def train_step_fn(train_k):
+  return jax.jit(vae.make(small_config(train_k=train_k), SPEC).train_step)
+
+
+def neg_log_weights(state, x, eps):
+  """-[log p(x|z) + log p(z) - log q(z|x)] [B] in float64 at z = mean + σ·eps, and the ELBO's
+  closed-form KL [B]."""
+  model = vae_models.make(small_config().model, SPEC.image_shape)
+  params = {"params": state.params["vae"]}
+  mean, logvar = (np.asarray(a, np.float64) for a in model.apply(params, x, method="encode"))
+  eps = np.asarray(eps, np.float64)
+  z = mean + np.exp(0.5 * logvar) * eps
+  logits = np.asarray(model.apply(params, jnp.asarray(z, jnp.float32), method="decode"),
+                      np.float64)
+  log_px_z = stats.bernoulli.logpmf(np.asarray(x), special.expit(logits)).sum((1, 2, 3))
+  log_pz = stats.norm.logpdf(z).sum(-1)
+  log_qz = stats.norm.logpdf(z, mean, np.exp(0.5 * logvar)).sum(-1)
+  kl = 0.5 * np.sum(np.exp(logvar) + mean ** 2 - 1.0 - logvar, -1)
+  return -(log_px_z + log_pz - log_qz), -log_px_z + kl
+
+
+def test_training_with_one_sample_is_the_elbo(trained):
+  state, batch, _ = trained
+  key = jax.random.key(13)
+  _, metrics = train_step_fn(1)(state, batch, key)
+  _, elbo = neg_log_weights(state, batch["image"], jax.random.normal(key, (128, 3)))
+  np.testing.assert_allclose(metrics["loss"], elbo.mean(), rtol=1e-5)
+
+
+def test_training_with_k_samples_is_the_iwae_bound(trained):
+  state, batch, _ = trained
+  key = jax.random.key(14)
+  _, metrics = train_step_fn(5)(state, batch, key)
+  # Sample i's noise comes from fold_in(key, i), as the eval bound's.
+  log_w = np.stack([-neg_log_weights(state, batch["image"], jax.random.normal(
+      jax.random.fold_in(key, i), (128, 3)))[0] for i in range(5)])
+  expected = math.log(5) - special.logsumexp(log_w, axis=0)
+  np.testing.assert_allclose(metrics["loss"], expected.mean(), rtol=1e-5)
+  assert float(metrics["loss"]) < -log_w.mean()  # tighter than the single-sample bounds
+
+
+def test_iwae_training_rejects_beta():
+  with pytest.raises(ValueError, match="beta"):
+    vae.make(small_config(train_k=5, beta=4.0), SPEC)
+
+
+# ----- Burda et al. 2016's protocol ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant,train_k", [("burda", 1), ("burda_iwae", 50)])
+def test_burda_variants_are_the_papers_protocol(variant, train_k):
+  c = load_config("vae_mnist", variant)
+  assert (c.data.name, c.data.train_split, c.data.eval_split, c.data.preprocess, c.data.pad_to) \
+      == ("mnist", "train", "test", "binarize", 0)
+  assert (c.model.name, c.model.hidden, c.model.activation, c.model.latent_dim) \
+      == ("mlp", (200, 200), "tanh", 50)
+  assert c.model.kernel_init == "glorot_uniform" and c.loss == "bernoulli" and c.beta == 1.0
+  assert (c.batch_size, c.train_k, c.eval.iwae_k) == (20, train_k, 5000)
+  o = c.optimizer
+  assert (o.name, o.b1, o.b2, o.eps, o.weight_decay, o.grad_clip_norm, o.warmup_steps) \
+      == ("adam", 0.9, 0.999, 1e-4, 0.0, 0.0, 0)
+  # 3^i epochs at 0.001 · 10^(-i/7), i = 0..7, of 60,000 / 20 = 3,000 steps each.
+  schedule = optim.learning_rate(o)
+  epoch = 0
+  for i in range(8):
+    first, last = epoch * 3000, (epoch + 3 ** i) * 3000 - 1
+    np.testing.assert_allclose([schedule(first), schedule(last)], 1e-3 * 10 ** (-i / 7),
+                               rtol=1e-6)
+    epoch += 3 ** i
+  assert epoch == 3280 and c.num_steps == 3280 * 3000
+  # 784-200-200-(50 + 50) and 50-200-200-784, all built.
+  method = vae.make(c, DataSpec((28, 28, 1), 10))
+  state = jax.eval_shape(method.init, jax.random.key(0), {"image": jnp.zeros((1, 28, 28, 1))})
+  encoder = (784 * 200 + 200) + (200 * 200 + 200) + (200 * 100 + 100)
+  decoder = (50 * 200 + 200) + (200 * 200 + 200) + (200 * 784 + 784)
+  assert sum(math.prod(p.shape) for p in jax.tree.leaves(state.params)) == encoder + decoder

@@ -12,7 +12,9 @@ Config keys read (all declared in `default_method_config`; configs set method = 
   eval.iwae_k: importance samples for the IWAE bound (0: skip); eval.iwae_chunk: samples run
         at once through all T steps, which bounds memory without changing the result
 
-Data must be binary ({0, 1}, `data.preprocess = "binarize"`): the likelihood is Bernoulli.
+Data must be binary ({0, 1}, `data.preprocess = "binarize"`; `make` refuses other modes): the
+likelihood is Bernoulli. It and bits/dim cover the data's pixels only, not the padding of
+data.pad_to (DataSpec.padding).
 """
 
 import math
@@ -25,7 +27,7 @@ from jaxgen import losses
 from jaxgen import optim
 from jaxgen.methods import latent, vae
 from jaxgen.methods.base import Batch, DataSpec, Method, Metrics, PRNGKey, TrainState
-from jaxgen.methods.base import optimizer_step
+from jaxgen.methods.base import optimizer_step, real_pixels
 from jaxgen.methods.vae import importance_weighted_nll, per_sample_normal
 from jaxgen.models import draw as draw_models
 
@@ -42,7 +44,8 @@ def default_method_config() -> ml_collections.ConfigDict:
 
 
 def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
-  height, width, channels = spec.image_shape
+  losses.check_preprocess("bernoulli", losses.BERNOULLI, config.data.preprocess)
+  channels = spec.image_shape[-1]
   model = draw_models.make(config.model, spec.image_shape)
   tx = optim.make(config.optimizer)
   steps, latent_dim = config.model.steps, config.model.latent_dim
@@ -50,13 +53,15 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
   iwae_k, iwae_chunk = config.eval.iwae_k, config.eval.iwae_chunk
   if iwae_k > 0 and iwae_chunk < 1:
     raise ValueError(f"eval.iwae_chunk must be >= 1 when eval.iwae_k > 0, got {iwae_chunk}")
-  nats_to_bpd = 1.0 / (height * width * channels * math.log(2.0))
+  mask = real_pixels(spec)  # the likelihood leaves out the padding data.pad_to added
+  nats_to_bpd = 1.0 / (float(jnp.sum(mask)) * channels * math.log(2.0))
 
   def elbo_terms(params, x, key):
     """Per-example (recon NLL, Σ_t KL) with one reparameterized sequence z_{1:T}."""
     eps = jax.random.normal(key, (steps, x.shape[0], latent_dim))
     logits, mean, logvar = model.apply({"params": params}, x, eps)
-    return losses.bernoulli_nll(logits, x), jnp.sum(losses.gaussian_kl(mean, logvar), axis=0)
+    return (losses.bernoulli_nll(logits, x, mask=mask),
+            jnp.sum(losses.gaussian_kl(mean, logvar), axis=0))
 
   def init(key: PRNGKey, batch: Batch) -> TrainState:
     x = batch["image"]
@@ -84,7 +89,7 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
       z = mean + jnp.exp(0.5 * logvar) * eps  # [T, chunk · B, latent]
       log_pz = losses.gaussian_log_prob(z, jnp.zeros_like(z), jnp.zeros_like(z))
       log_qz = losses.gaussian_log_prob(z, mean, logvar)
-      log_w = -losses.bernoulli_nll(logits, x_rep) + jnp.sum(log_pz - log_qz, axis=0)
+      log_w = -losses.bernoulli_nll(logits, x_rep, mask=mask) + jnp.sum(log_pz - log_qz, 0)
       return log_w.reshape(chunk, batch_size)
 
     return importance_weighted_nll(log_weights, batch_size, num_samples=iwae_k,

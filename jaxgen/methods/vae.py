@@ -1,14 +1,23 @@
-"""VAE and β-VAE (Kingma & Welling 2014; Higgins et al. 2017) as a `Method`.
+"""VAE, β-VAE and IWAE (Kingma & Welling 2014; Higgins et al. 2017; Burda et al. 2016) as a
+`Method`.
 
-Config keys read (all declared in `default_method_config`):
-  model.name, model.latent_dim, model.hidden (mlp), model.features (conv)  -> jaxgen.models.vae
-  loss: likelihood name, see jaxgen.losses.LIKELIHOODS (sets the data range the batch must have:
-        bernoulli {0, 1}; discretized_logistic and gaussian [-1, 1]; gaussian's nats and bits
-        are of a density, see jaxgen.losses.gaussian_nll)
+Config keys read (all declared in `default_method_config`, or jaxgen.config.base for data.*):
+  model.name, model.latent_dim, model.hidden (mlp), model.features (conv), model.activation,
+        model.kernel_init  -> jaxgen.models.vae
+  loss: likelihood name, see jaxgen.losses.LIKELIHOODS. Each is a likelihood of one
+        data.preprocess mode's output, and `make` refuses any other: bernoulli of binarize
+        ({0, 1}), discretized_logistic of scale11 (the 256-level grid of [-1, 1]), gaussian of
+        dequantize11 (dequantized into [-1, 1)); gaussian's nats and bits include the
+        dequantization correction, so they bound the 8-bit data's (jaxgen.losses.gaussian_nll)
   beta: weight of the KL term in the training loss (evaluation always uses β = 1)
+  train_k: importance samples of the training bound: 1 = the ELBO (its KL in closed form),
+        k > 1 = the IWAE bound with k samples (Burda et al. 2016; needs beta = 1)
   optimizer: see jaxgen.optim.default_config
   eval.iwae_k: importance samples for the IWAE bound (0: skip); eval.iwae_chunk: samples decoded
         at once, which bounds memory without changing the result
+
+Likelihoods and bits/dim cover the data's pixels only, not the padding of data.pad_to
+(DataSpec.padding).
 """
 
 import math
@@ -22,16 +31,18 @@ from jaxgen import losses
 from jaxgen import optim
 from jaxgen.methods import latent
 from jaxgen.methods.base import Batch, DataSpec, Method, Metrics, PRNGKey, TrainState
-from jaxgen.methods.base import optimizer_step
+from jaxgen.methods.base import optimizer_step, real_pixels
 from jaxgen.models import vae as vae_models
 
 
 def default_method_config() -> ml_collections.ConfigDict:
   """Every key `make` reads, with defaults: the classic MLP VAE on binarized MNIST."""
   return ml_collections.ConfigDict(dict(
-      model=dict(name="mlp", latent_dim=50, hidden=(256, 256), features=(32, 64, 128)),
+      model=dict(name="mlp", latent_dim=50, hidden=(256, 256), features=(32, 64, 128),
+                 activation="relu", kernel_init="lecun_normal"),
       loss="bernoulli",
       beta=1.0,
+      train_k=1,
       optimizer=optim.default_config(),
       eval=dict(iwae_k=0, iwae_chunk=500),
   ))
@@ -74,16 +85,21 @@ def beta_elbo_loss(terms: tuple[jax.Array, jax.Array], beta: float) -> tuple[jax
 
 def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
   likelihood = losses.get_likelihood(config.loss)
+  losses.check_preprocess(config.loss, likelihood, config.data.preprocess)
   height, width, channels = spec.image_shape
   model = vae_models.make(
       config.model, (height, width, channels * likelihood.params_per_channel))
   tx = optim.make(config.optimizer)
   latent_dim = config.model.latent_dim
-  beta = config.beta
+  beta, train_k = config.beta, config.train_k
+  if train_k < 1 or (train_k > 1 and beta != 1.0):
+    raise ValueError(f"train_k must be >= 1, and beta 1 when train_k > 1 (the IWAE bound has no "
+                     f"KL term to weigh), got train_k={train_k}, beta={beta}")
   iwae_k, iwae_chunk = config.eval.iwae_k, config.eval.iwae_chunk
   if iwae_k > 0 and iwae_chunk < 1:
     raise ValueError(f"eval.iwae_chunk must be >= 1 when eval.iwae_k > 0, got {iwae_chunk}")
-  nats_to_bpd = 1.0 / (height * width * channels * math.log(2.0))
+  mask = real_pixels(spec)  # the likelihood leaves out the padding data.pad_to added
+  nats_to_bpd = 1.0 / (float(jnp.sum(mask)) * channels * math.log(2.0))
 
   def decode(params, z):
     return model.apply({"params": params}, z, method="decode")
@@ -92,7 +108,7 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
     """Per-example (recon NLL, KL) with one reparameterized sample of q(z|x)."""
     eps = jax.random.normal(key, (x.shape[0], latent_dim))
     out, mean, logvar = model.apply({"params": params}, x, eps)
-    return likelihood.nll(out, x), losses.gaussian_kl(mean, logvar)
+    return likelihood.nll(out, x, mask=mask), losses.gaussian_kl(mean, logvar)
 
   def init(key: PRNGKey, batch: Batch) -> TrainState:
     x = batch["image"]
@@ -100,16 +116,12 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
     return TrainState(step=jnp.zeros((), jnp.int32), params={"vae": params},
                       opt_state={"vae": tx.init(params)}, collections={})
 
-  def train_step(state: TrainState, batch: Batch, key: PRNGKey) -> tuple[TrainState, Metrics]:
-    # `key` has a single use: the latent.
-    return optimizer_step(state, tx, "vae", lambda p: beta_elbo_loss(
-        elbo_terms(p, batch["image"], key), beta))
-
-  def iwae_nll(params, x, key):
-    """-log (1/k) Σ_i p(x, z_i) / q(z_i|x), `iwae_chunk` samples decoded at a time."""
+  def iwae_nll(params, x, key, num_samples, chunk):
+    """-log (1/k) Σ_i p(x, z_i) / q(z_i|x) for k = `num_samples`, `chunk` samples decoded at a
+    time."""
     mean, logvar = model.apply({"params": params}, x, method="encode")
     batch_size = x.shape[0]
-    chunk = min(iwae_chunk, iwae_k)  # as importance_weighted_nll clips it
+    chunk = min(chunk, num_samples)  # as importance_weighted_nll clips it
     x_rep = jnp.broadcast_to(x, (chunk, *x.shape)).reshape(chunk * batch_size, *x.shape[1:])
     mean_rep = jnp.broadcast_to(mean, (chunk, *mean.shape))
     logvar_rep = jnp.broadcast_to(logvar, (chunk, *logvar.shape))
@@ -118,13 +130,22 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
       eps = per_sample_normal(key, sample_ids, mean.shape)
       z = mean_rep + jnp.exp(0.5 * logvar_rep) * eps  # [chunk, B, latent]
       out = decode(params, z.reshape(chunk * batch_size, latent_dim))
-      log_px_z = -likelihood.nll(out, x_rep).reshape(chunk, batch_size)
+      log_px_z = -likelihood.nll(out, x_rep, mask=mask).reshape(chunk, batch_size)
       log_pz = losses.gaussian_log_prob(z, jnp.zeros_like(z), jnp.zeros_like(z))
       log_qz = losses.gaussian_log_prob(z, mean_rep, logvar_rep)
       return log_px_z + log_pz - log_qz
 
-    return importance_weighted_nll(log_weights, batch_size, num_samples=iwae_k,
-                                   chunk=iwae_chunk)
+    return importance_weighted_nll(log_weights, batch_size, num_samples=num_samples,
+                                   chunk=chunk)
+
+  def train_loss(params, x, key):
+    if train_k == 1:
+      return beta_elbo_loss(elbo_terms(params, x, key), beta)
+    return jnp.mean(iwae_nll(params, x, key, train_k, train_k)), {}
+
+  def train_step(state: TrainState, batch: Batch, key: PRNGKey) -> tuple[TrainState, Metrics]:
+    # `key` has a single use: the latents.
+    return optimizer_step(state, tx, "vae", lambda p: train_loss(p, batch["image"], key))
 
   def eval_step(state: TrainState, batch: Batch, key: PRNGKey) -> Metrics:
     params, x = state.params["vae"], batch["image"]
@@ -133,7 +154,7 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
     neg_elbo = recon + kl
     metrics = dict(neg_elbo=neg_elbo, recon=recon, kl=kl, neg_elbo_bpd=neg_elbo * nats_to_bpd)
     if iwae_k > 0:
-      nll = iwae_nll(params, x, iwae_key)
+      nll = iwae_nll(params, x, iwae_key, iwae_k, iwae_chunk)
       metrics.update(iwae_nll=nll, iwae_bpd=nll * nats_to_bpd)
     return metrics
 

@@ -16,47 +16,70 @@ import ml_collections
 from jaxgen import registry
 
 
+Activation = Callable[[jax.Array], jax.Array]
+Initializer = nn.initializers.Initializer
+
+# model.activation -> the hidden units' nonlinearity.
+ACTIVATIONS: dict[str, Activation] = {"relu": nn.relu, "tanh": nn.tanh}
+
+# model.kernel_init -> every layer's weight initializer (biases start at zero): Flax's default,
+# or Glorot & Bengio (2010)'s uniform (Burda et al. 2016).
+KERNEL_INITS: dict[str, Initializer] = {"lecun_normal": nn.initializers.lecun_normal(),
+                                        "glorot_uniform": nn.initializers.glorot_uniform()}
+
+
 class MLPEncoder(nn.Module):
   hidden: Sequence[int]
   latent_dim: int
+  activation: Activation = nn.relu
+  kernel_init: Initializer = nn.initializers.lecun_normal()
 
   @nn.compact
   def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     h = x.reshape(x.shape[0], -1)
     for width in self.hidden:
-      h = nn.relu(nn.Dense(width)(h))
-    mean, logvar = jnp.split(nn.Dense(2 * self.latent_dim)(h), 2, axis=-1)
+      h = self.activation(nn.Dense(width, kernel_init=self.kernel_init)(h))
+    out = nn.Dense(2 * self.latent_dim, kernel_init=self.kernel_init)(h)
+    mean, logvar = jnp.split(out, 2, axis=-1)
     return mean, logvar
 
 
 class MLPDecoder(nn.Module):
   hidden: Sequence[int]  # the encoder's widths; used in reverse to mirror it
   out_shape: tuple[int, int, int]
+  activation: Activation = nn.relu
+  kernel_init: Initializer = nn.initializers.lecun_normal()
 
   @nn.compact
   def __call__(self, z: jax.Array) -> jax.Array:
     h = z
     for width in reversed(self.hidden):
-      h = nn.relu(nn.Dense(width)(h))
-    return nn.Dense(math.prod(self.out_shape))(h).reshape(z.shape[0], *self.out_shape)
+      h = self.activation(nn.Dense(width, kernel_init=self.kernel_init)(h))
+    out = nn.Dense(math.prod(self.out_shape), kernel_init=self.kernel_init)(h)
+    return out.reshape(z.shape[0], *self.out_shape)
 
 
 class ConvEncoder(nn.Module):
   features: Sequence[int]
   latent_dim: int
+  activation: Activation = nn.relu
+  kernel_init: Initializer = nn.initializers.lecun_normal()
 
   @nn.compact
   def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     h = x
     for f in self.features:
-      h = nn.relu(nn.Conv(f, (4, 4), strides=(2, 2))(h))
-    mean, logvar = jnp.split(nn.Dense(2 * self.latent_dim)(h.reshape(h.shape[0], -1)), 2, -1)
+      h = self.activation(nn.Conv(f, (4, 4), strides=(2, 2), kernel_init=self.kernel_init)(h))
+    out = nn.Dense(2 * self.latent_dim, kernel_init=self.kernel_init)(h.reshape(h.shape[0], -1))
+    mean, logvar = jnp.split(out, 2, -1)
     return mean, logvar
 
 
 class ConvDecoder(nn.Module):
   features: Sequence[int]  # the encoder's features; used in reverse to mirror it
   out_shape: tuple[int, int, int]
+  activation: Activation = nn.relu
+  kernel_init: Initializer = nn.initializers.lecun_normal()
 
   @nn.compact
   def __call__(self, z: jax.Array) -> jax.Array:
@@ -65,12 +88,14 @@ class ConvDecoder(nn.Module):
     if height % down or width % down:
       raise ValueError(f"conv VAE needs H and W divisible by {down}, got {self.out_shape[:2]} "
                        "(pad the data, e.g. 28x28 -> 32x32)")
-    h = nn.relu(nn.Dense(height // down * width // down * self.features[-1])(z))
+    init = self.kernel_init
+    h = self.activation(nn.Dense(height // down * width // down * self.features[-1],
+                                 kernel_init=init)(z))
     h = h.reshape(z.shape[0], height // down, width // down, self.features[-1])
     # Stride-2 ConvTranspose weight gradients are slow on XLA:CPU; fine on accelerators.
     for f in reversed(self.features[:-1]):
-      h = nn.relu(nn.ConvTranspose(f, (4, 4), strides=(2, 2))(h))
-    return nn.ConvTranspose(channels, (4, 4), strides=(2, 2))(h)
+      h = self.activation(nn.ConvTranspose(f, (4, 4), strides=(2, 2), kernel_init=init)(h))
+    return nn.ConvTranspose(channels, (4, 4), strides=(2, 2), kernel_init=init)(h)
 
 
 class VAE(nn.Module):
@@ -92,17 +117,27 @@ class VAE(nn.Module):
     return self.decode(mean + jnp.exp(0.5 * logvar) * eps), mean, logvar
 
 
+def _units(c: ml_collections.ConfigDict) -> dict:
+  """The hidden nonlinearity and weight initializer that model.activation and
+  model.kernel_init name."""
+  return dict(activation=registry.resolve(c.activation, ACTIVATIONS, kind="activation"),
+              kernel_init=registry.resolve(c.kernel_init, KERNEL_INITS, kind="kernel_init"))
+
+
 def mlp(c: ml_collections.ConfigDict, out_shape: tuple[int, int, int]) -> VAE:
   """The classic MLP VAE: 784 -> 256 -> 256 -> (mean, logvar) and mirrored back for hidden =
-  (256, 256) on MNIST, with ReLU hidden units rather than Kingma & Welling (2014)'s tanh."""
+  (256, 256) on MNIST; ReLU hidden units by default (Kingma & Welling 2014 and Burda et al.
+  2016 use tanh: model.activation)."""
   hidden = tuple(c.hidden)
-  return VAE(MLPEncoder(hidden, c.latent_dim), MLPDecoder(hidden, tuple(out_shape)))
+  return VAE(MLPEncoder(hidden, c.latent_dim, **_units(c)),
+             MLPDecoder(hidden, tuple(out_shape), **_units(c)))
 
 
 def conv(c: ml_collections.ConfigDict, out_shape: tuple[int, int, int]) -> VAE:
   """Stride-2 convolutions (32 -> 16 -> 8 -> 4 for three stages), mirrored by ConvTranspose."""
   features = tuple(c.features)
-  return VAE(ConvEncoder(features, c.latent_dim), ConvDecoder(features, tuple(out_shape)))
+  return VAE(ConvEncoder(features, c.latent_dim, **_units(c)),
+             ConvDecoder(features, tuple(out_shape), **_units(c)))
 
 
 # name -> builder(config.model, out_shape). Builders rather than partials of one class: each
