@@ -1,18 +1,29 @@
-"""WGAN-GP (Gulrajani et al. 2017) on Fashion-MNIST with the DCGAN architecture.
+"""WGAN-GP (Gulrajani et al. 2017) on Fashion-MNIST with the critic of the authors' MNIST code.
 
   python train.py --config configs/wgan_gp_fashion_mnist.py --workdir runs/wgan_gp_fashion_mnist
 
-Wasserstein loss with the gradient penalty (λ = 10), 5 critic steps per generator step, Adam
-1e-4 with (β1, β2) = (0.5, 0.9) as in the authors' released code (gan_mnist.py; the paper's
-Algorithm 1 lists β1 = 0). Each critic step sees its own 64 real images, so batch_size is
-5 × 64 = 320 (see jaxgen/methods/gan.py for the update order); the generator step uses 64 latents.
-The critic has spectral norm instead of batch norm: the penalty needs per-example input
-gradients, which batch norm mixes across the batch, and jaxgen.models.gan offers no
-normalization-free DCGAN critic (the paper's MNIST critic has none; layer norm for the others).
-Figure to reach: Lucic et al. (2018) report best FIDs on Fashion-MNIST of 21.5 for WGAN and 24.5
-for WGAN-GP (their architecture and protocol, best of a large search).
+The protocol of their gan_mnist.py (igul222/improved_wgan_training, MODE = 'wgan-gp'):
+Wasserstein loss with the gradient penalty (λ = 10), 5 critic iterations per generator
+iteration, each on its own 50 real images (so batch_size = 5 × 50; jaxgen/methods/gan.py has the
+update order), 50 latents for the generator step, z ~ N(0, I) of 128 dimensions, Adam 1e-4 with
+(β1, β2) = (0.5, 0.9) for both players (the paper's Algorithm 1 lists β1 = 0), 200,000 generator
+iterations (about 830 epochs). Their critic: 5x5 stride-2 convolutions of 64, 128 and 256
+channels, LeakyReLU 0.2, no normalization (batch norm would mix the examples whose input
+gradients the penalty takes; their other critics use layer norm, model.d_norm = "layer"), and a
+linear output on the 4x4x256 features.
+Differences from their code: 28x28 images zero-padded to 32x32 in [-1, 1] (theirs: 28x28 in
+[0, 1]), so the critic's maps are 16, 8, 4 (theirs 14, 7, 4); the DCGAN generator (batch norm,
+4x4 transposed convolutions, tanh), where theirs has no batch norm in this mode, 5x5 transposed
+convolutions and a sigmoid; DCGAN's N(0, 0.02) initialization rather than tflib's uniform one.
 
-`:tiny` runs in seconds on CPU (tests use it).
+Figure to reach: none published in this protocol (Gulrajani et al. show MNIST samples, no
+score). Lucic et al. (2018) report best FIDs on Fashion-MNIST of 21.5 for WGAN and 24.5 for
+WGAN-GP with their own InfoGAN-style architecture and protocol (the best of a large
+hyperparameter search; configs/lucic_gan.py will follow it), so this config's FID is not
+comparable with theirs.
+
+Variants: `:tiny` (seconds on CPU, for tests); `:sn` adds spectral norm to every critic layer
+(Miyato et al. 2018; this config's critic before it followed the paper's).
 """
 
 from jaxgen import config as config_lib
@@ -22,14 +33,16 @@ from jaxgen.methods import gan
 def get_config(arg: str = ""):
   c = gan.dcgan_config("fashion_mnist", pad_to=32)
   c.model.latent_dim = 128
-  c.model.spectral_norm = True
+  c.model.d_norm = "none"
+  c.model.d_kernel_size = 5
   c.loss = "wgan_gp"
   c.gan.n_critic = 5
   c.gan.gp_weight = 10.0
   c.optimizer.update(lr=1e-4, b1=0.5, b2=0.9)
   c.d_optimizer.update(lr=1e-4, b1=0.5, b2=0.9)
-  c.batch_size = 5 * 64
-  c.num_steps = 20_000  # generator steps (100k critic steps), about 107 epochs
+  c.batch_size = 5 * 50
+  c.num_steps = 200_000  # generator iterations (ITERS; a million critic iterations)
+  c.eval_every = c.sample_every = c.checkpoint_every = 10_000
   for variant in filter(None, arg.split(",")):
     if variant == "tiny":
       c.data.train_split = "train[:1024]"
@@ -37,6 +50,9 @@ def get_config(arg: str = ""):
       config_lib.tiny_schedule(c, steps=4)
       c.batch_size = 5 * 16
       gan.tiny_networks(c)
+    elif variant == "sn":
+      c.model.spectral_norm = True
     else:
-      raise ValueError(f"unknown variant {variant!r} of wgan_gp_fashion_mnist; expected tiny")
+      raise ValueError(f"unknown variant {variant!r} of wgan_gp_fashion_mnist; "
+                       "expected tiny or sn (comma-separated)")
   return c

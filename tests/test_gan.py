@@ -8,6 +8,8 @@ import numpy as np
 import optax
 import pytest
 
+from conftest import load_config
+from jaxgen import checkpoint
 from jaxgen import config as config_lib
 from jaxgen import data
 from jaxgen import losses
@@ -18,6 +20,7 @@ from jaxgen.models import gan as gan_models
 
 SPEC = DataSpec(image_shape=(4, 4, 1), num_classes=3)
 RING = DataSpec(image_shape=(2,), num_classes=8)
+DCGAN_SPEC = DataSpec(image_shape=(32, 32, 1), num_classes=3)
 
 
 def small_config(**gan_overrides):
@@ -28,6 +31,13 @@ def small_config(**gan_overrides):
   c.data.preprocess = "scale11"
   c.model.update(latent_dim=4, hidden_g=(16,), hidden_d=(16,), output="tanh")
   c.gan.update(gan_overrides)
+  return c
+
+
+def small_dcgan_config(**gan_overrides):
+  """small_config with a narrow DCGAN: a generator with batch norm, so with batch statistics."""
+  c = small_config(**gan_overrides)
+  c.model.update(name="dcgan", base_width=4)
   return c
 
 
@@ -49,20 +59,24 @@ def sgd(c, d_lr=0.5, g_lr=0.3):
 
 @pytest.mark.parametrize("ema_decay", [0.0, 0.9])
 def test_state_layout(ema_decay):
-  method = gan.make(small_config(ema_decay=ema_decay), SPEC)
-  state = method.init(jax.random.key(0), image_batch(8))
+  method = gan.make(small_dcgan_config(ema_decay=ema_decay), DCGAN_SPEC)
+  state = jax.eval_shape(method.init, jax.random.key(0), image_batch(8, DCGAN_SPEC))
   assert set(state.params) == set(state.opt_state) == set(state.collections) == {
       "generator", "discriminator"}
-  if ema_decay:
-    assert set(state.ema_params) == {"generator"}
-    chex.assert_trees_all_equal(state.ema_params["generator"], state.params["generator"])
+  if ema_decay:  # the EMA generator: its weights and its batch statistics
+    assert set(state.ema_params) == set(state.ema_collections) == {"generator"}
+    assert (jax.tree.structure(state.ema_params["generator"])
+            == jax.tree.structure(state.params["generator"]))
+    assert set(state.ema_collections["generator"]) == {"batch_stats"}
+    assert (jax.tree.structure(state.ema_collections["generator"])
+            == jax.tree.structure(state.collections["generator"]))
   else:
-    assert state.ema_params is None
+    assert state.ema_params is None and state.ema_collections is None
 
 
 def test_dcgan_with_spectral_norm_threads_its_collections():
-  c = small_config()
-  c.model.update(name="dcgan", base_width=4, spectral_norm=True)
+  c = small_dcgan_config()
+  c.model.update(spectral_norm=True, d_norm="none")
   spec = DataSpec((32, 32, 1), 10)
   method = gan.make(c, spec)
   state = method.init(jax.random.key(0), image_batch(4, spec))
@@ -108,6 +122,47 @@ def test_registered_as_a_method():
   c = small_config()
   state = methods.get(c, SPEC).init(jax.random.key(0), image_batch(2))
   assert set(state.params) == {"generator", "discriminator"}
+
+
+def _penalty_example_by_example(critic, real, fake, key):
+  """losses.gradient_penalty written out with each interpolate scored alone (a batch of one)."""
+  eps = jax.random.uniform(key, (real.shape[0], 1, 1, 1))
+  x_hat = eps * real + (1.0 - eps) * fake
+  grads = [jax.grad(lambda x: critic(x)[0])(x_hat[i:i + 1]) for i in range(real.shape[0])]
+  return jnp.array([(jnp.linalg.norm(g) - 1.0) ** 2 for g in grads])
+
+
+@pytest.mark.parametrize("d_norm", ["none", "batch"])
+def test_wgan_gp_config_has_the_papers_critic(d_norm):
+  """configs/wgan_gp_fashion_mnist.py against Gulrajani et al.'s gan_mnist.py: critic of 5x5
+  stride-2 convolutions of 64, 128, 256 channels, LeakyReLU 0.2, no normalization, a linear
+  output; 5 critic steps of 50 real images each, λ = 10, z of 128, 200k generator steps. Without
+  batch norm the penalty sees each interpolate's own gradient; with it (the control) not."""
+  c = load_config("wgan_gp_fashion_mnist", "")
+  assert (c.loss, c.gan.n_critic, c.gan.gp_weight, c.batch_size // c.gan.n_critic,
+          c.model.latent_dim, c.num_steps) == ("wgan_gp", 5, 10.0, 50, 128, 200_000)
+  assert (c.model.d_norm, c.model.d_kernel_size, c.model.spectral_norm) == ("none", 5, False)
+  spec = DataSpec((32, 32, 1), 10)
+  state = jax.eval_shape(gan.make(c, spec).init, jax.random.key(0), image_batch(2, spec))
+  assert state.collections["discriminator"] == {}  # no batch_stats: no batch norm (nor SN)
+  kernels = {k.shape for k in jax.tree.leaves(state.params["discriminator"]) if k.ndim > 1}
+  assert kernels == {(5, 5, 1, 64), (5, 5, 64, 128), (5, 5, 128, 256), (4 * 4 * 256, 1)}
+
+  tiny = load_config("wgan_gp_fashion_mnist", "tiny")
+  tiny.model.d_norm = d_norm
+  _, discriminator = gan_models.make(tiny.model, spec)
+  real, fake = (image_batch(4, spec, seed=s)["image"] for s in (1, 2))
+  variables = jax.jit(lambda k: discriminator.init(k, real, train=True))(jax.random.key(3))
+  collections = {k: v for k, v in variables.items() if k != "params"}
+  critic = lambda x: gan._apply(discriminator, variables["params"], collections, x, None,
+                                train=True)[0]  # as the method's D step calls it
+  key = jax.random.key(4)
+  penalty = losses.gradient_penalty(critic, real, fake, key)
+  expected = _penalty_example_by_example(critic, real, fake, key)
+  if d_norm == "none":
+    np.testing.assert_allclose(penalty, expected, rtol=1e-4, atol=1e-6)
+  else:
+    assert np.abs(penalty - expected).max() > 1e-3 * np.abs(expected).max()
 
 
 # ----- Update order -----------------------------------------------------------------------------
@@ -165,27 +220,77 @@ def test_update_order_matches_a_manual_step(loss):
 # ----- EMA, sampling, evaluation ----------------------------------------------------------------
 
 
+def _with_ema_generator(state, ema):
+  """`state` sampling from `ema` = (generator weights, generator collections)."""
+  return state.replace(ema_params={"generator": ema[0]}, ema_collections={"generator": ema[1]})
+
+
+def test_ema_update_at_decay_0_is_the_live_generator_and_at_1_the_initial_one():
+  """In inference mode, weights and batch statistics alike: decay 0 keeps nothing of the past,
+  decay 1 nothing of the present."""
+  method = gan.make(small_dcgan_config(ema_decay=0.9), DCGAN_SPEC)
+  state0 = method.init(jax.random.key(0), image_batch(4, DCGAN_SPEC))
+  state1, _ = jax.jit(method.train_step)(state0, image_batch(4, DCGAN_SPEC, seed=1),
+                                         jax.random.key(1))
+  initial = (state0.params["generator"], state0.collections["generator"])
+  live = (state1.params["generator"], state1.collections["generator"])
+  moved = jax.tree.map(lambda a, b: not np.array_equal(a, b), initial, live)
+  assert all(jax.tree.leaves(moved))  # the step changed every weight and every statistic
+  chex.assert_trees_all_equal((state0.ema_params["generator"],
+                               state0.ema_collections["generator"]), initial)
+  key = jax.random.key(2)
+  for decay, expected, plain in [(0.0, live, state1), (1.0, initial, state0)]:
+    ema = gan.ema_update(initial, live, decay)
+    chex.assert_trees_all_equal(ema, expected)
+    np.testing.assert_array_equal(
+        method.sample(_with_ema_generator(state1, ema), key, 4),
+        method.sample(plain.replace(ema_params=None, ema_collections=None), key, 4))
+
+
 def test_ema_follows_the_stated_decay_for_two_steps():
   decay = 0.9
-  method = gan.make(small_config(ema_decay=decay), SPEC)
-  state0 = method.init(jax.random.key(0), image_batch(8))
+  method = gan.make(small_dcgan_config(ema_decay=decay), DCGAN_SPEC)
+  state0 = method.init(jax.random.key(0), image_batch(4, DCGAN_SPEC))
   step = jax.jit(method.train_step)
-  state1, _ = step(state0, image_batch(8, seed=1), jax.random.key(1))
-  state2, _ = step(state1, image_batch(8, seed=2), jax.random.key(2))
-  p0, p1, p2 = (s.params["generator"] for s in (state0, state1, state2))
-  ema1 = jax.tree.map(lambda a, b: decay * a + (1 - decay) * b, p0, p1)
-  ema2 = jax.tree.map(lambda a, b: decay * a + (1 - decay) * b, ema1, p2)
-  chex.assert_trees_all_close(state1.ema_params["generator"], ema1, rtol=1e-6, atol=1e-7)
-  chex.assert_trees_all_close(state2.ema_params["generator"], ema2, rtol=1e-6, atol=1e-7)
-  with pytest.raises(AssertionError):  # the generator moved: EMA and live weights differ
-    chex.assert_trees_all_close(ema2, p2, rtol=1e-6, atol=1e-7)
-  # sample uses the EMA weights: the same as a state whose live generator holds them.
+  state1, _ = step(state0, image_batch(4, DCGAN_SPEC, seed=1), jax.random.key(1))
+  state2, _ = step(state1, image_batch(4, DCGAN_SPEC, seed=2), jax.random.key(2))
+  g0, g1, g2 = ((s.params["generator"], s.collections["generator"])
+                for s in (state0, state1, state2))
+  average = lambda a, b: jax.tree.map(lambda x, y: decay * x + (1 - decay) * y, a, b)
+  ema1 = average(g0, g1)
+  ema2 = average(ema1, g2)
+  for state, ema in [(state1, ema1), (state2, ema2)]:
+    chex.assert_trees_all_close((state.ema_params["generator"],
+                                 state.ema_collections["generator"]), ema, rtol=1e-6, atol=1e-7)
+  for part in (0, 1):  # the generator moved: EMA and live weights and statistics differ
+    with pytest.raises(AssertionError):
+      chex.assert_trees_all_close(ema2[part], g2[part], rtol=1e-6, atol=1e-7)
+  # sample uses the EMA weights and the EMA statistics: the same as a state whose live generator
+  # holds both, and not the EMA weights with the live statistics.
   key = jax.random.key(3)
-  as_live = state2.replace(params={**state2.params, "generator": state2.ema_params["generator"]},
-                           ema_params=None)
-  np.testing.assert_array_equal(method.sample(state2, key, 5), method.sample(as_live, key, 5))
-  assert not np.array_equal(method.sample(state2, key, 5),
-                            method.sample(state2.replace(ema_params=None), key, 5))
+  no_ema = state2.replace(ema_params=None, ema_collections=None)
+  as_live = no_ema.replace(params={**state2.params, "generator": ema2[0]},
+                           collections={**state2.collections, "generator": ema2[1]})
+  live_stats = no_ema.replace(params={**state2.params, "generator": ema2[0]})
+  samples = method.sample(state2, key, 5)
+  np.testing.assert_allclose(samples, method.sample(as_live, key, 5), rtol=1e-6, atol=1e-7)
+  for other in (no_ema, live_stats):  # relative to the generator's output (0 is grey, 0.5)
+    other = method.sample(other, key, 5)
+    assert np.abs(samples - other).max() > 0.1 * np.abs(other - 0.5).max()
+
+
+def test_ema_state_checkpoints_and_restores(tmp_path):
+  method = gan.make(small_dcgan_config(ema_decay=0.9), DCGAN_SPEC)
+  batch, key = image_batch(4, DCGAN_SPEC), jax.random.key(0)
+  state, _ = jax.jit(method.train_step)(method.init(key, batch), batch, jax.random.key(1))
+  checkpoints = checkpoint.Checkpoints(str(tmp_path), keep=1)
+  checkpoints.save(1, state)
+  sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  restored = checkpoints.restore(checkpoint.abstract(jax.eval_shape(method.init, key, batch),
+                                                     sharding))
+  checkpoints.close()
+  assert set(restored.ema_collections["generator"]) == {"batch_stats"}
+  chex.assert_trees_all_equal(restored, state)
 
 
 @pytest.mark.parametrize("preprocess,output", [("scale11", "tanh"), ("scale01", "sigmoid")])

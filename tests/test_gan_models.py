@@ -128,6 +128,63 @@ def test_phase_and_flax_generators_share_a_parameter_tree():
   assert trees[0] == trees[1]
 
 
+@pytest.mark.parametrize("overrides", [
+    dict(), dict(phase_transposed_conv=False), dict(conditional=True)])
+def test_dcgan_init_is_the_papers(overrides):
+  """Radford et al. (2016): every convolution and dense weight of G and D ~ N(0, 0.02), batch
+  norm scales ~ N(1, 0.02), biases 0 (label embeddings are not DCGAN's, and keep Flax's). Not
+  checked with spectral norm: Flax's SpectralNorm stores W / sigma(W) at init, whatever W's
+  scale."""
+  spec = DataSpec((32, 32, 3), 10)
+  generator, discriminator = gan.make(config(name="dcgan", **overrides), spec)
+  labels = jnp.zeros((1,), jnp.int32)
+
+  @jax.jit
+  def params(key):
+    g_key, d_key = jax.random.split(key)
+    return {"g": generator.init(g_key, jnp.zeros((1, 100)), labels, train=False)["params"],
+            "d": discriminator.init(d_key, jnp.zeros((1, *spec.image_shape)), labels,
+                                    train=False)["params"]}
+
+  by_name = {}
+  for path, leaf in jax.tree_util.tree_flatten_with_path(params(key(0)))[0]:
+    by_name.setdefault(path[-1].key, []).append(np.asarray(leaf))
+  assert set(by_name) - {"embedding"} == {"kernel", "bias", "scale"}
+  assert len(by_name["kernel"]) == 4 + 4  # G: dense + 3 transposed convs; D: 3 convs + psi
+  for kernel in by_name["kernel"]:
+    assert abs(kernel.std() / 0.02 - 1) < 0.1 and abs(kernel.mean()) < 0.002, kernel.shape
+  scales = np.concatenate(by_name["scale"])
+  assert abs(scales.mean() - 1) < 0.005 and abs(scales.std() / 0.02 - 1) < 0.1
+  assert all(not np.any(bias) for bias in by_name["bias"])
+
+
+@pytest.mark.parametrize("d_norm", ["batch", "layer", "none"])
+def test_dcgan_critic_normalization(d_norm):
+  """model.d_norm, from the critic's second layer on. Batch norm mixes the examples of a batch in
+  train mode; layer norm and none score each example alone."""
+  spec = DataSpec((32, 32, 1), 0)
+  _, discriminator = gan.make(config(name="dcgan", base_width=4, d_norm=d_norm), spec)
+  x = jax.random.normal(key(0), (3, *spec.image_shape))
+  variables = jax.jit(lambda k: discriminator.init(k, x, train=True))(key(1))
+  layers = {k for k in variables["params"]["features"] if "Norm" in k}
+  expected = {"batch": {"BatchNorm_0", "BatchNorm_1"}, "layer": {"LayerNorm_0", "LayerNorm_1"},
+              "none": set()}
+  assert layers == expected[d_norm]
+  assert ("batch_stats" in variables) == (d_norm == "batch")
+
+  def scores(x):
+    return discriminator.apply(variables, x, train=True, mutable=["batch_stats"])[0]
+
+  jacobian = np.asarray(jax.jit(jax.jacrev(scores))(x)).reshape(3, 3, -1)
+  across = max(np.abs(jacobian[i, j]).max() for i in range(3) for j in range(3) if i != j)
+  assert (across > 1e-4 * np.abs(jacobian).max()) == (d_norm == "batch")
+
+
+def test_unknown_critic_normalization_is_named():
+  with pytest.raises(ValueError, match="d_norm"):
+    gan.make(config(name="dcgan", d_norm="group"), DataSpec((32, 32, 1), 0))
+
+
 # ----- Conditioning ----------------------------------------------------------------------------
 
 
@@ -150,8 +207,9 @@ def test_conditional_models_depend_on_the_label(name):
     return images, logits
 
   images, logits = images_and_logits(key(2))
-  assert float(jnp.max(jnp.abs(images[0] - images[1]))) > 1e-4
-  assert float(jnp.abs(logits[0] - logits[1])) > 1e-4
+  # Relative: DCGAN's N(0, 0.02) weights make both small at init.
+  assert float(jnp.max(jnp.abs(images[0] - images[1]))) > 1e-2 * float(jnp.max(jnp.abs(images)))
+  assert float(jnp.abs(logits[0] - logits[1])) > 1e-2 * float(jnp.max(jnp.abs(logits)))
   with pytest.raises(ValueError, match="needs labels"):
     init(generator, z)
 
@@ -194,7 +252,8 @@ def sigmas_and_weights(variables):
 def test_spectral_norm_normalises_every_weight_to_unit_top_singular_value():
   spec = DataSpec((32, 32, 3), 10)
   _, discriminator = gan.make(
-      config(name="dcgan", base_width=4, spectral_norm=True, conditional=True), spec)
+      config(name="dcgan", base_width=4, spectral_norm=True, d_norm="none", conditional=True),
+      spec)
   x = jax.random.normal(key(1), (2, *spec.image_shape))
   pairs = sigmas_and_weights(power_iterate(discriminator, x, jnp.array([0, 1]), steps=1000))
   assert len(pairs) == 3 + 2  # the convs, psi and the projection embedding

@@ -9,7 +9,9 @@ Config keys read (all declared in `default_method_config`):
   gan.n_critic: discriminator steps per generator step
   gan.gp_weight: λ of the WGAN-GP penalty, for loss pairs with gradient_penalty=True
   gan.r1_weight: γ of the R1 penalty on real data, added as γ/2 · R1 (0: off)
-  gan.ema_decay: keeps an EMA of the generator's weights, used by sample and eval (0: none)
+  gan.ema_decay: keeps an EMA of the generator, its weights and its batch statistics alike, used
+        by sample and eval; in [0, 1), 0 keeps none (which samples as an EMA of decay 0 would:
+        the live generator)
   data.preprocess: the data range the generator learns, which sets how `sample` maps to [0, 1]
 
 Update order of one `train_step` on a batch of B real examples:
@@ -18,7 +20,8 @@ Update order of one `train_step` on a batch of B real examples:
      step i - 1, with G fixed. Every critic iteration sees new real data, as in Gulrajani et al.
      2017 (algorithm 1): set batch_size = n_critic × the paper's batch.
   2. One G step on B / n_critic fresh latents, against the D of step 1's end.
-  3. ema = decay · ema + (1 - decay) · G's new parameters.
+  3. ema = decay · ema + (1 - decay) · live, for G's new parameters and for its collections
+     (batch-norm running means and variances) after the step (`ema_update`).
   Conditional fakes in D steps take their chunk's real labels (so the penalties interpolate
   within a class); the G step draws labels uniformly.
 
@@ -32,7 +35,8 @@ penalty keys) and keys[n_critic] for the G step (split into latent and label key
 
 Every network call in training runs in train mode and threads the mutable collections (batch
 norm statistics, spectral-norm power iterations) in the order above; the penalties' extra passes
-leave them untouched. Sampling and evaluation run in inference mode on the stored collections.
+leave them untouched. Sampling and evaluation run in inference mode on the stored collections:
+the EMA generator on its own averaged ones.
 """
 
 import jax
@@ -62,9 +66,10 @@ def default_method_config() -> ml_collections.ConfigDict:
 
 def dcgan_config(dataset: str, *, pad_to: int = 0) -> ml_collections.ConfigDict:
   """A whole run config for the DCGAN reference recipe (Radford et al. 2016) on `dataset`: DCGAN
-  G and D (base width 64, z of 100 dimensions), data in [-1, 1] for the tanh output, the
-  non-saturating loss, Adam 2e-4 with β1 = 0.5 for both players, batch 64. The DCGAN-family
-  configs start here and change what their paper changes (and set num_steps)."""
+  G and D (base width 64, z of 100 dimensions, batch norm in both, the paper's N(0, 0.02)
+  initialization), data in [-1, 1] for the tanh output, the non-saturating loss, Adam 2e-4 with
+  β1 = 0.5 for both players, batch 64. The DCGAN-family configs start here and change what their
+  paper changes (and set num_steps)."""
   c = config_lib.base()
   c.update(default_method_config())
   c.method = "gan"
@@ -87,6 +92,15 @@ def tiny_networks(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   return c
 
 
+def ema_update(ema, live, decay: float):
+  """decay · ema + (1 - decay) · live, leaf by leaf, over matching pytrees: the generator's
+  weights and its collections (batch-norm running statistics) alike, as BigGAN-PyTorch's `ema`
+  averages the generator's whole state dict. The live generator's statistics belong to the live
+  weights, not to the averaged ones; averaging them too, rather than recomputing standing
+  statistics before sampling, keeps sampling one inference pass."""
+  return jax.tree.map(lambda e, x: decay * e + (1.0 - decay) * x, ema, live)
+
+
 def _apply(net, params, collections, *args, train):
   """net(*args, train=train) -> (out, collections after the call); in inference mode the
   collections come back unchanged."""
@@ -95,6 +109,14 @@ def _apply(net, params, collections, *args, train):
     return net.apply(variables, *args, train=False), collections
   out, updated = net.apply(variables, *args, train=True, mutable=list(collections))
   return out, {**collections, **updated}
+
+
+def _sampling_generator(state: TrainState) -> tuple:
+  """(weights, collections) of the generator that samples and is evaluated: the EMA one where
+  the state keeps it, else the live one."""
+  if state.ema_params is None:
+    return state.params["generator"], state.collections["generator"]
+  return state.ema_params["generator"], state.ema_collections["generator"]
 
 
 class _Networks:
@@ -122,10 +144,8 @@ class _Networks:
 
   def generate(self, state: TrainState, z: jax.Array, labels: jax.Array) -> jax.Array:
     """Inference-mode samples of the EMA generator (the live one without EMA), in [0, 1]
-    for images and raw for points. EMA weights use the live generator's batch statistics."""
-    params = (state.ema_params or state.params)["generator"]
-    x, _ = _apply(self.generator, params, state.collections["generator"], z, labels,
-                  train=False)
+    for images and raw for points."""
+    x, _ = _apply(self.generator, *_sampling_generator(state), z, labels, train=False)
     if self.points:
       return x.astype(jnp.float32)
     x = (x + 1.0) / 2.0 if self.scale11 else x
@@ -154,11 +174,14 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
     params = {"generator": g_vars["params"], "discriminator": d_vars["params"]}
     collections = {"generator": {k: v for k, v in g_vars.items() if k != "params"},
                    "discriminator": {k: v for k, v in d_vars.items() if k != "params"}}
-    ema = {"generator": params["generator"]} if ema_decay > 0 else None
+    keep_ema = ema_decay > 0  # the EMA generator starts as the live one
     return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                       opt_state={"generator": tx_g.init(params["generator"]),
                                  "discriminator": tx_d.init(params["discriminator"])},
-                      collections=collections, ema_params=ema)
+                      collections=collections,
+                      ema_params={"generator": params["generator"]} if keep_ema else None,
+                      ema_collections={"generator": collections["generator"]} if keep_ema
+                      else None)
 
   def d_step(g_params, carry, inputs):
     """One discriminator update on one chunk of real data; G's parameters are fixed."""
@@ -224,10 +247,10 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
     g_updates, g_opt_state = tx_g.update(g_grads, state.opt_state["generator"], g_params)
     g_params = optax.apply_updates(g_params, g_updates)
 
-    ema = state.ema_params
-    if ema is not None:
-      ema = {"generator": jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p,
-                                       ema["generator"], g_params)}
+    ema_params, ema_collections = state.ema_params, state.ema_collections
+    if ema_params is not None:
+      ema_g = ema_update(_sampling_generator(state), (g_params, g_coll), ema_decay)
+      ema_params, ema_collections = {"generator": ema_g[0]}, {"generator": ema_g[1]}
     metrics = {k: jnp.mean(jnp.stack([m[k] for m in d_metrics])) for k in d_metrics[0]}
     metrics.update(loss=metrics["d_loss"] + g_loss, g_loss=g_loss,
                    l2_grads_g=optax.tree.norm(g_grads), l2_updates_g=optax.tree.norm(g_updates),
@@ -237,7 +260,7 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
         params={"generator": g_params, "discriminator": d_params},
         opt_state={"generator": g_opt_state, "discriminator": d_opt_state},
         collections={"generator": g_coll, "discriminator": d_coll},
-        ema_params=ema)
+        ema_params=ema_params, ema_collections=ema_collections)
     return new_state, metrics
 
   def eval_step(state: TrainState, batch: Batch, key: PRNGKey) -> Metrics:
@@ -245,9 +268,8 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
     `sample` uses, with the real labels), and both players' losses on them (no penalties)."""
     x, labels = batch["image"], batch["label"]
     d_params, d_coll = state.params["discriminator"], state.collections["discriminator"]
-    params = (state.ema_params or state.params)["generator"]
     z = jax.random.normal(key, (x.shape[0], nets.latent_dim))
-    fake, _ = _apply(generator, params, state.collections["generator"], z, labels, train=False)
+    fake, _ = _apply(generator, *_sampling_generator(state), z, labels, train=False)
     real_logits, _ = _apply(discriminator, d_params, d_coll, x, labels, train=False)
     fake_logits, _ = _apply(discriminator, d_params, d_coll, fake, labels, train=False)
     return dict(d_real=real_logits, d_fake=fake_logits, d_loss=pair.d(real_logits, fake_logits),

@@ -1,5 +1,6 @@
 """GAN generators and discriminators: the classic MLP GAN and DCGAN, optionally class-conditional
-(label embedding in G, projection discriminator) and with spectral normalization in D.
+(label embedding in G, projection discriminator) and with spectral normalization in D; the DCGAN
+critic normalizes by batch norm, layer norm or nothing (model.d_norm).
 
 Generator `(z [B, latent], labels [B] | None, *, train) -> [B, *image_shape]`; discriminator
 `(x [B, *image_shape], labels [B] | None, *, train) -> logits [B]`. `labels` is read only by
@@ -35,9 +36,34 @@ def _apply(layer: nn.Module, x: jax.Array, *, spectral_norm: bool, train: bool) 
   return layer(x)
 
 
+# Radford et al. (2016): weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02), biases 0 (Flax's
+# default for biases). Used by every DCGAN convolution and dense layer, psi included.
+_DCGAN_KERNEL_INIT = nn.initializers.normal(0.02)
+
+
+def _dcgan_scale_init(key, shape, dtype=jnp.float32):
+  return 1.0 + _DCGAN_KERNEL_INIT(key, shape, dtype)
+
+
 def _batch_norm(train: bool) -> nn.BatchNorm:
   # PyTorch DCGAN's defaults (momentum 0.1 there is 0.9 here).
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                      scale_init=_dcgan_scale_init)
+
+
+def _layer_norm(train: bool) -> nn.LayerNorm:
+  del train  # per example: the same in both modes
+  # tflib's Layernorm in Gulrajani et al.'s critics: over each example's (H, W, C), a scale and
+  # an offset per channel, epsilon 1e-5.
+  return nn.LayerNorm(epsilon=1e-5, reduction_axes=(-3, -2, -1), feature_axes=-1)
+
+
+# model.d_norm -> the normalization layer of the DCGAN critic (None: none).
+CRITIC_NORMS: dict[str, Callable[[bool], nn.Module] | None] = {
+    "batch": _batch_norm,  # DCGAN's
+    "layer": _layer_norm,  # Gulrajani et al.'s ResNet and 64x64 critics: per-example penalties
+    "none": None,          # Gulrajani et al.'s MNIST critic; Miyato et al.'s spectral-norm critics
+}
 
 
 class Generator(nn.Module):
@@ -63,11 +89,13 @@ class Discriminator(nn.Module):
   features: nn.Module  # [B, *image_shape] -> phi(x) [B, F]
   num_classes: int  # 0: unconditional
   spectral_norm: bool
+  psi_init: Callable = nn.initializers.lecun_normal()  # psi's weights (Flax's Dense default)
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
     h = self.features(x, train=train)
-    logits = _apply(nn.Dense(1), h, spectral_norm=self.spectral_norm, train=train)[:, 0]
+    psi = nn.Dense(1, kernel_init=self.psi_init)
+    logits = _apply(psi, h, spectral_norm=self.spectral_norm, train=train)[:, 0]
     if self.num_classes:
       if labels is None:
         raise ValueError("a conditional discriminator needs labels")
@@ -115,8 +143,9 @@ def _dcgan_widths(image_shape: tuple[int, ...], base_width: int) -> list[int]:
 
 
 class DCGANGenerator(nn.Module):
-  """Radford et al. (2015): z -> 4x4 -> ... -> HxWxC by 4x4 stride-2 transposed convolutions,
-  batch norm + ReLU, tanh output. Biases are dropped where batch norm's shift follows."""
+  """Radford et al. (2016): z -> 4x4 -> ... -> HxWxC by 4x4 stride-2 transposed convolutions,
+  batch norm + ReLU, tanh output; the paper's initialization. Biases are dropped where batch
+  norm's shift follows."""
   widths: Sequence[int]
   channels: int
   phase_transposed_conv: bool  # PhaseConvTranspose (fast on CPU) or nn.ConvTranspose, same params
@@ -124,37 +153,44 @@ class DCGANGenerator(nn.Module):
   @nn.compact
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
     # A dense layer == a 4x4 transposed convolution of the 1x1 input z.
-    h = nn.Dense(4 * 4 * self.widths[0], use_bias=False)(z).reshape(-1, 4, 4, self.widths[0])
+    h = nn.Dense(4 * 4 * self.widths[0], use_bias=False, kernel_init=_DCGAN_KERNEL_INIT)(z)
+    h = h.reshape(-1, 4, 4, self.widths[0])
     h = nn.relu(_batch_norm(train)(h))
     for i, features in enumerate([*self.widths[1:], self.channels]):
       last = i == len(self.widths) - 1
       # Named explicitly so both implementations give the same parameter tree.
       if self.phase_transposed_conv:
-        up = PhaseConvTranspose(features, use_bias=last, name=f"up{i}")
+        up = PhaseConvTranspose(features, use_bias=last, kernel_init=_DCGAN_KERNEL_INIT,
+                                name=f"up{i}")
       else:
         up = nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME", use_bias=last,
-                              name=f"up{i}")
+                              kernel_init=_DCGAN_KERNEL_INIT, name=f"up{i}")
       h = up(h)
       h = jnp.tanh(h) if last else nn.relu(_batch_norm(train)(h))
     return h
 
 
 class DCGANFeatures(nn.Module):
-  """The mirrored discriminator trunk: 4x4 stride-2 convolutions down to 4x4, LeakyReLU 0.2,
-  batch norm from the second layer on; flattened, so psi is the final 4x4 valid convolution.
-  With spectral norm there is no batch norm (Miyato et al. 2018), and biases return."""
+  """The mirrored discriminator trunk: stride-2 convolutions (4x4 in DCGAN) down to 4x4,
+  LeakyReLU 0.2, normalization (`norm`, a key of CRITIC_NORMS) from the second layer on;
+  flattened, so psi is the final 4x4 valid convolution. Biases are dropped where batch norm's
+  shift follows (layer norm's per-channel offset does not make them redundant: it normalizes
+  over the channels too). Spectral norm is independent of `norm`."""
   widths: Sequence[int]  # in order of application: [64, 128, 256] at 32x32
   spectral_norm: bool
+  norm: str
+  kernel_size: int
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
     h = x
     for i, features in enumerate(self.widths):
-      batch_norm = i > 0 and not self.spectral_norm
-      conv = nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME", use_bias=not batch_norm)
+      norm = CRITIC_NORMS[self.norm] if i > 0 else None
+      conv = nn.Conv(features, (self.kernel_size,) * 2, strides=(2, 2), padding="SAME",
+                     use_bias=norm is not _batch_norm, kernel_init=_DCGAN_KERNEL_INIT)
       h = _apply(conv, h, spectral_norm=self.spectral_norm, train=train)
-      if batch_norm:
-        h = _batch_norm(train)(h)
+      if norm is not None:
+        h = norm(train)(h)
       h = nn.leaky_relu(h, 0.2)
     return h.reshape(h.shape[0], -1)
 
@@ -178,12 +214,17 @@ def mlp(c: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn.Mod
 
 
 def dcgan(c: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn.Module]:
-  """DCGAN at 32x32 or 64x64 (from spec.image_shape); data in [-1, 1] (tanh output)."""
+  """DCGAN at 32x32 or 64x64 (from spec.image_shape); data in [-1, 1] (tanh output). Radford et
+  al.'s initialization throughout; the conditional models' label embeddings are not DCGAN's and
+  keep Flax's."""
+  if c.d_norm not in CRITIC_NORMS:
+    raise ValueError(f"model.d_norm {c.d_norm!r}: expected one of {sorted(CRITIC_NORMS)}")
   widths = _dcgan_widths(tuple(spec.image_shape), c.base_width)
   num_classes = _num_classes(c, spec)
   body = DCGANGenerator(tuple(widths), spec.image_shape[-1], c.phase_transposed_conv)
-  features = DCGANFeatures(tuple(reversed(widths)), c.spectral_norm)
-  return Generator(body, num_classes), Discriminator(features, num_classes, c.spectral_norm)
+  features = DCGANFeatures(tuple(reversed(widths)), c.spectral_norm, c.d_norm, c.d_kernel_size)
+  return Generator(body, num_classes), Discriminator(features, num_classes, c.spectral_norm,
+                                                    _DCGAN_KERNEL_INIT)
 
 
 def default_model_config() -> ml_collections.ConfigDict:
@@ -196,7 +237,9 @@ def default_model_config() -> ml_collections.ConfigDict:
       hidden_d=(512, 256),        # mlp
       output="sigmoid",           # mlp: a key of OUTPUTS; DCGAN is always tanh
       base_width=64,              # dcgan
-      spectral_norm=False,
+      spectral_norm=False,        # in D, independent of d_norm
+      d_norm="batch",             # dcgan: D's normalization from its second layer on (CRITIC_NORMS)
+      d_kernel_size=4,            # dcgan: D's convolutions (5 in Gulrajani et al.'s critics)
       conditional=False,          # label embedding concatenated to z; projection discriminator
       phase_transposed_conv=True,  # dcgan
   ))
