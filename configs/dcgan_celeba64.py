@@ -7,8 +7,9 @@ Needs TFDS `celeb_a` prepared in data_dir (or --config.data.download=True where 
 internet); images are center-cropped to 108x108 and resized to 64x64 (jaxgen/data/sources.py).
 DCGAN at 64x64 (G: 4x4x512 -> 8x8x256 -> 16x16x128 -> 32x32x64 -> 64x64x3), non-saturating
 loss, Adam 2e-4 with β1 = 0.5, batch 128 as in the DCGAN paper, 20 epochs of the 162,770
-training faces. Figure to reach: the NS GAN's best FID on CelebA 64x64 in Lucic et al. (2018,
-"Are GANs Created Equal?", Table 2; their architecture and FID protocol).
+training faces. No published figure follows this protocol: Lucic et al. (2018, "Are GANs
+Created Equal?", table 2) report the NS GAN's best FID on CelebA 64x64 with their own
+architecture, FID protocol and hyperparameter search, not comparable with this config's.
 
 `:tiny` runs in seconds (tests point data_dir at a small prepared TFDS celeb_a).
 """

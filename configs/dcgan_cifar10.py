@@ -6,8 +6,9 @@
 Needs TFDS `cifar10` prepared in data_dir (or --config.data.download=True where there is
 internet). The DCGAN recipe of configs/dcgan_fashion_mnist.py on 3 channels: base width 64,
 non-saturating loss, Adam 2e-4 with β1 = 0.5, batch 64, 100-dimensional z, 50 epochs.
-Figure to reach: Lucic et al. (2018) report a best NS GAN FID of about 58.5 on CIFAR-10 (figure
-quoted from memory; check their Table 2 before citing it).
+No published figure follows this protocol: Lucic et al. (2018) report a best NS GAN FID of
+58.5 on CIFAR-10 with their own architecture, FID protocol and hyperparameter search, not
+comparable with this config's.
 
 `:tiny` runs in seconds (tests point data_dir at a small prepared TFDS cifar10).
 """

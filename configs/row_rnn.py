@@ -6,13 +6,13 @@
 The network: an LSTM reading the image one row per time step and predicting the next row (pixels of
 a row are independent given the rows above).
 
-Variants (jaxgen.methods.autoregressive.pixel_config): the paper protocol on TFDS `binarized_mnist`
-(default), `heldout` (MNIST-test held-out, offline), `fashion_mnist` (binarized) and
-`fashion_mnist8` (8-bit) with a CPU-sized network, `cifar10`; and `tiny`.
+Variants (jaxgen.methods.autoregressive.pixel_config): the paper's network on TFDS
+`binarized_mnist` (default), `heldout` (MNIST-test held-out, offline), `fashion_mnist`
+(binarized) and `fashion_mnist8` (8-bit) with a CPU-sized network, `cifar10`; and `tiny`.
 
-Figures to reach (test NLL): no paper figure; it bounds from below what the pixel-level context of
-the other models buys. Adam 1e-3, batch 64 and the epoch budgets (EPOCHS) are our choices. Figures
-measured here are in the README (benchmarks/pixel.py).
+No published figure: it bounds from below what the pixel-level context of the other models buys.
+Adam 1e-3, batch 64 and the epoch budgets (EPOCHS) are our choices. Figures measured here are in
+the README (benchmarks/pixel.py).
 """
 
 from jaxgen.methods import autoregressive

@@ -11,7 +11,7 @@ iterations (about 830 epochs). Their critic: 5x5 stride-2 convolutions of 64, 12
 channels, LeakyReLU 0.2, no normalization (batch norm would mix the examples whose input
 gradients the penalty takes; their other critics use layer norm, model.d_norm = "layer"), and a
 linear output on the 4x4x256 features.
-Differences from their code: 28x28 images zero-padded to 32x32 in [-1, 1] (theirs: 28x28 in
+Differences from their code: 28x28 images padded with black to 32x32 in [-1, 1] (theirs: 28x28 in
 [0, 1]), so the critic's maps are 16, 8, 4 (theirs 14, 7, 4); the DCGAN generator (batch norm,
 4x4 transposed convolutions, tanh), where theirs has no batch norm in this mode, 5x5 transposed
 convolutions and a sigmoid; DCGAN's N(0, 0.02) initialization rather than tflib's uniform one.
