@@ -37,8 +37,12 @@ flags.DEFINE_string("split", None, "Split to evaluate against; default config.da
 flags.DEFINE_integer("num", -1, "Examples (nll, ssim) and generated samples (fid, kid, is, pr); "
                      "-1 = the split's size.")
 flags.DEFINE_integer("iwae_k", None, "Override config.eval.iwae_k (importance samples).")
-flags.DEFINE_enum("extractor", "domain", ["domain", "inception"], "Features for fid/kid/is/pr.")
-flags.DEFINE_string("inception_weights", None, "Converted FID Inception weights (.npz).")
+flags.DEFINE_enum("extractor", "domain", ["domain", "inception"], "Features for fid/kid/is/pr: "
+                  "the dataset's shipped classifier, or the FID InceptionV3.")
+flags.DEFINE_string("inception_weights", None, "FID Inception weights (.npz) for --extractor "
+                    "inception; default those `python -m jaxgen.metrics.inception fetch` caches "
+                    "(no logits: not for `is`). pytorch-fid's .pth converted with `... convert` "
+                    "has the logits.")
 flags.DEFINE_alias("inception-weights", "inception_weights")
 flags.DEFINE_integer("seed", 0, "Sampling seed for generated images and KID's subsets.")
 flags.DEFINE_string("step", None, "Checkpoint step, or `best` (the checkpoint training kept "

@@ -110,8 +110,8 @@ FMNIST = ["--dataset", "fashion_mnist", "--split", "test[:100]"]
      "ints.npz: expected uint8 or float images, got int64"),
     (["--images", "{tmp}/few.npz", *FMNIST, "--metrics", "pr"],
      "k=3 nearest neighbours need more than 3 samples per set, got 100 real and 3 fake"),
-    (["--images", "{tmp}/few.npz", *FMNIST, "--metrics", "fid", "--extractor", "inception"],
-     "--extractor inception needs --inception_weights NPZ (download https://"),
+    (["--images", "{tmp}/few.npz", *FMNIST, "--metrics", "is", "--extractor", "inception"],
+     "is: the Inception Score needs the Inception logits, which the fetched FID Inception weights"),
     (["--images", "{tmp}/few.npz", *FMNIST, "--metrics", "fid", "--extractor", "inception",
       "--inception-weights", "{tmp}/none.npz"], "FID Inception weights not found at"),
 ])

