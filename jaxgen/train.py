@@ -235,9 +235,9 @@ class Run:
            "index": jax.ShapeDtypeStruct((bs,), jnp.int32)}
     return sorted(jax.eval_shape(self._eval_sums_impl, self.abstract_state(), raw))
 
-  def sample_metric_names(self, metrics) -> list[str]:
-    """The scores `sample_metrics` returns for `metrics`; an error for a metric that is unknown
-    or that this method cannot serve."""
+  def sample_metric_names(self, metrics, extractor=None) -> list[str]:
+    """The scores `sample_metrics` returns for `metrics` through `extractor`; an error for a
+    metric that is unknown or that this method or extractor cannot serve."""
     names = []
     for m in metrics:
       if m == "ssim":
@@ -251,8 +251,10 @@ class Run:
       else:
         raise ValueError(f"unknown sample metric {m!r}; expected any of "
                          f"{', '.join([*sample_quality.SCORES, 'ssim'])}")
-    if self._conditional and set(metrics) & set(sample_quality.SCORES):
-      names.append("class_accuracy")
+    if extractor is not None:
+      sample_quality.check_logits(metrics, extractor.has_logits)
+      if self._conditional and extractor.dataset_classes:
+        names.append("class_accuracy")
     return names
 
   @property
@@ -266,7 +268,7 @@ class Run:
     is, pr (`num` samples from `seed` against all of `split`, through `extractor`, see
     sample_quality.score; real features cached in `cache_dir`). num -1: the split's size.
     Returns (extractor and counts compared, scores)."""
-    self.sample_metric_names(metrics)
+    self.sample_metric_names(metrics, extractor)
     info, scores = {}, {}
     if "ssim" in metrics:
       sums, n = dict.fromkeys(_SSIM_SCORES, 0.0), 0
@@ -284,7 +286,8 @@ class Run:
       info, feature_scores = sample_quality.score_images(
           features, extractor, (x for x, _ in batches), real.images,
           key=f"{self.config.data.name}_{split}", pad_to=self.config.data.pad_to,
-          batch_size=batch_size, cache_dir=cache_dir, seed=seed, labels=labels)
+          batch_size=batch_size, cache_dir=cache_dir, seed=seed,
+          labels=labels if extractor.dataset_classes else None)
       scores.update(feature_scores)
     return info, scores
 
@@ -335,14 +338,14 @@ def _eval_setup(run: Run, is_main: bool):
   config = run.config
   metrics = list(dict.fromkeys(m.strip() for m in config.eval.sample_metrics.split(",")
                                if m.strip()))
-  try:
-    names = run.sample_metric_names(metrics)
-  except ValueError as e:
-    raise ValueError(f"config.eval.sample_metrics: {e}") from None
   extractor = None
   if set(metrics) & set(sample_quality.SCORES):
     extractor = sample_quality.make_extractor(config.eval.extractor, dataset=config.data.name,
                                               inception_weights=config.eval.inception_weights)
+  try:
+    names = run.sample_metric_names(metrics, extractor)
+  except ValueError as e:
+    raise ValueError(f"config.eval.sample_metrics: {e}") from None
   best = None
   if config.best_metric:
     logged = [f"eval/{k}" for k in [*run.eval_metric_names(), *names]]

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import load_config, run_cli
 from jaxgen import checkpoint, train
+from jaxgen.metrics import sample_quality
 
 
 def _logged(workdir, key):
@@ -104,3 +105,23 @@ def test_best_takes_only_finite_strict_improvements_of_its_own_metric(tmp_path):
   maximize = checkpoint.Best(str(tmp_path / "max"), "eval/is", "max")
   assert maximize.update(1, 2.0, state) and not maximize.update(2, 1.0, state)
   maximize.close()
+
+
+def test_inception_score_without_logits_fails_before_training(tmp_path, tiny_fmnist):
+  """The fetched FID Inception weights are pool3 only: `is` is refused at startup."""
+  tiny_fmnist.eval.sample_metrics = "fid,is"
+  tiny_fmnist.eval.extractor = "inception"
+  with pytest.raises(ValueError, match="config.eval.sample_metrics: is: the Inception Score needs"):
+    train.train_and_evaluate(tiny_fmnist, str(tmp_path))
+  assert not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_class_accuracy_only_from_a_classifier_of_the_datasets_classes(tmp_path):
+  """Inception's 1008 classes are not Fashion-MNIST's: conditional samples get a class accuracy
+  from the domain classifier only."""
+  run = train.Run(load_config("cgan_fashion_mnist", "tiny"), str(tmp_path))
+  inception_like = sample_quality.Extractor(None, "inception-x", has_logits=True)
+  domain_like = sample_quality.Extractor(None, "domain-x", dataset_classes=True)
+  assert "class_accuracy" not in run.sample_metric_names(["fid"], inception_like)
+  assert run.sample_metric_names(["fid"], domain_like) == ["fid", "class_accuracy"]
+  run.checkpoints.close()

@@ -35,6 +35,9 @@ class Extractor(NamedTuple):
   fn: Callable[[jax.Array], tuple[jax.Array, jax.Array]]
   name: str  # part of the cache key: which network, which weights
   has_logits: bool = True  # False: fn's logits are [B, 0] (no Inception Score, class accuracy)
+  # True where the logits are over the dataset's own classes (the domain classifiers): only
+  # then is their argmax a class accuracy of conditional samples.
+  dataset_classes: bool = False
 
 
 class Features(NamedTuple):
@@ -64,7 +67,8 @@ def make_extractor(kind: str, *, dataset: str, inception_weights: str | None) ->
   if kind == "domain":
     from jaxgen.metrics import domain
     base = dataset.split(":")[0]
-    return Extractor(domain.load_domain_extractor(base), f"domain-{base}-{domain.info(base)['step']}")
+    return Extractor(domain.load_domain_extractor(base),
+                     f"domain-{base}-{domain.info(base)['step']}", dataset_classes=True)
   raise ValueError(f"unknown extractor {kind!r}; expected inception or domain")
 
 
@@ -120,7 +124,8 @@ def kid_subset_size(fake: Features, real: Features) -> int:
   return min(KID_SUBSET_SIZE, len(fake.features), len(real.features))
 
 
-def _check_logits(metrics: Iterable[str], has_logits: bool) -> None:
+def check_logits(metrics: Iterable[str], has_logits: bool) -> None:
+  """The Inception Score needs logits: a ValueError saying which weights have them."""
   if "is" in metrics and not has_logits:
     from jaxgen.metrics import inception
     raise ValueError(
@@ -137,7 +142,7 @@ def score(metrics: Iterable[str], fake: Features, real: Features, *, seed: int =
   if it has logits. `is` from features without logits is a ValueError."""
   metrics, out = set(metrics), {}
   has_logits = fake.logits.shape[1] > 0
-  _check_logits(metrics, has_logits)
+  check_logits(metrics, has_logits)
   if "fid" in metrics:
     out["fid"] = frechet_distance(real.stats.mean, real.stats.cov, fake.stats.mean, fake.stats.cov)
   if "kid" in metrics:
@@ -161,7 +166,7 @@ def score_images(metrics: Iterable[str], extractor: Extractor, fake_batches: Ite
   `real_features`); also returns what was compared: extractor name, both counts and KID's
   subset size."""
   metrics = list(metrics)
-  _check_logits(metrics, extractor.has_logits)  # before minutes of feature extraction
+  check_logits(metrics, extractor.has_logits)  # before minutes of feature extraction
   real = real_features(extractor, real_uint8, key=key, pad_to=pad_to, batch_size=batch_size,
                        cache_dir=cache_dir)
   fake = extract(extractor, fake_batches)
