@@ -27,6 +27,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import run_cli
+import flax.linen as nn
 from flax import traverse_util
 from scipy import linalg
 
@@ -189,6 +190,20 @@ def test_preprocess_is_pytorch_fids(shape):
   ref = 2 * F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False) - 1
   np.testing.assert_allclose(inception.preprocess(images), ref.permute(0, 2, 3, 1).numpy(),
                              rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("size", [8, 17, 35, 71])
+def test_pools_are_reduce_windows(size):
+  """The sliced pools give exactly flax's (reduce-window) pools: pytorch-fid's average pool that
+  ignores padding, its padded max pool, and the stride-2 reduction."""
+  x = np.random.default_rng(2).normal(size=(2, size, size, 3)).astype(np.float32)
+  pad = ((1, 1), (1, 1))
+  for ours, ref in [(inception._avg_pool(x), nn.avg_pool(x, (3, 3), padding=pad,
+                                                          count_include_pad=False)),
+                    (inception._max_pool(x), nn.max_pool(x, (3, 3), padding=pad)),
+                    (inception._reduction_pool(x), nn.max_pool(x, (3, 3), strides=(2, 2)))]:
+    assert ours.shape == ref.shape
+    np.testing.assert_array_equal(ours, ref)
 
 
 def test_preprocess_rejects_bad_images():
