@@ -8,16 +8,13 @@ The network: a 7×7 mask-A convolution, Diagonal BiLSTM layers (skewed input, 1�
 state, 2×1 state-to-state convolution, the right-to-left direction shifted down a row) with
 residual connections, two ReLU + 1×1 output layers.
 
-Variants (jaxgen.methods.autoregressive.pixel_config): the paper's network on TFDS
-`binarized_mnist` (default), `heldout` (MNIST-test held-out, offline), `fashion_mnist`
-(binarized) and `fashion_mnist8` (8-bit) with a CPU-sized network, `cifar10`; and `tiny`.
+Variants, and the training recipe (ours, not the papers'): jaxgen.methods.autoregressive
+.pixel_config; `binarized_mnist` (default, the paper's network), `heldout`, `fashion_mnist`,
+`fashion_mnist8`, `cifar10`, `tiny`. Measured figures: README (benchmarks/pixel.py).
 
-Adam 1e-3, batch 64 and the epoch budgets (EPOCHS) are our choices, not the papers' training
-recipes, so no figure of this config is comparable with the published ones below, which are
-for orientation only. Figures measured here are in the README (benchmarks/pixel.py).
-Published (test NLL): binarized MNIST 79.20 nats (paper, table 6: 7 layers, h = 16, the network
-here). CIFAR-10: 3.00 bits/dim (paper, table 3: 12 layers, h = 128; 126 here, the nearest
-multiple of the 3 colour groups).
+Published test NLLs, for orientation only (other recipes): binarized MNIST 79.20 nats (paper, table
+6: 7 layers, h = 16, the network here). CIFAR-10: 3.00 bits/dim (paper, table 3: 12 layers, h =
+128; 126 here, the nearest multiple of the 3 colour groups).
 """
 
 from jaxgen.methods import autoregressive

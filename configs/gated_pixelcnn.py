@@ -7,16 +7,13 @@ The network: vertical and horizontal stacks without a blind spot, gated tanh·si
 first layer and `kernel_size` later ones; `--config.model.conditional=True` adds the class-
 conditional bias (labelled datasets).
 
-Variants (jaxgen.methods.autoregressive.pixel_config): the paper's network on TFDS
-`binarized_mnist` (default), `heldout` (MNIST-test held-out, offline), `fashion_mnist`
-(binarized) and `fashion_mnist8` (8-bit) with a CPU-sized network, `cifar10`; and `tiny`.
+Variants, and the training recipe (ours, not the papers'): jaxgen.methods.autoregressive
+.pixel_config; `binarized_mnist` (default, the paper's network), `heldout`, `fashion_mnist`,
+`fashion_mnist8`, `cifar10`, `tiny`. Measured figures: README (benchmarks/pixel.py).
 
-Adam 1e-3, batch 64 and the epoch budgets (EPOCHS) are our choices, not the papers' training
-recipes, so no figure of this config is comparable with the published ones below, which are
-for orientation only. Figures measured here are in the README (benchmarks/pixel.py).
-Published (test NLL): binarized MNIST: pytorch-generative reports 81.50 nats (10 gated layers of
-128 channels, 32-channel output layers: the network used here). CIFAR-10: 3.03 bits/dim (paper,
-table 1: 20 layers of 384 channels, 5×5 filters).
+Published test NLLs, for orientation only (other recipes): binarized MNIST: pytorch-generative
+reports 81.50 nats (10 gated layers of 128 channels, 32-channel output layers: the network used
+here). CIFAR-10: 3.03 bits/dim (paper, table 1: 20 layers of 384 channels, 5×5 filters).
 """
 
 from jaxgen.methods import autoregressive

@@ -6,17 +6,14 @@
 The network: a 7×7 mask-A convolution, residual blocks of 1×1 → 3×3 mask-B → 1×1 convolutions (2h
 channels on the residual stream, h inside), two ReLU + 1×1 output layers.
 
-Variants (jaxgen.methods.autoregressive.pixel_config): the paper's network on TFDS
-`binarized_mnist` (default), `heldout` (MNIST-test held-out, offline), `fashion_mnist`
-(binarized) and `fashion_mnist8` (8-bit) with a CPU-sized network, `cifar10`; and `tiny`.
+Variants, and the training recipe (ours, not the papers'): jaxgen.methods.autoregressive
+.pixel_config; `binarized_mnist` (default, the paper's network), `heldout`, `fashion_mnist`,
+`fashion_mnist8`, `cifar10`, `tiny`. Measured figures: README (benchmarks/pixel.py).
 
-Adam 1e-3, batch 64 and the epoch budgets (EPOCHS) are our choices, not the papers' training
-recipes, so no figure of this config is comparable with the published ones below, which are
-for orientation only. Figures measured here are in the README (benchmarks/pixel.py).
-Published (test NLL): binarized MNIST 81.30 nats (the figure usually cited for PixelCNN);
-pytorch-generative reports 81.45 with 15 residual blocks of 128 channels (h = 64) and 32-channel
-output layers, the network used here. CIFAR-10: 3.14 bits/dim (paper, table 3: 15 layers,
-h = 128).
+Published test NLLs, for orientation only (other recipes): binarized MNIST 81.30 nats (the figure
+usually cited for PixelCNN); pytorch-generative reports 81.45 with 15 residual blocks of 128
+channels (h = 64) and 32-channel output layers, the network used here. CIFAR-10: 3.14 bits/dim
+(paper, table 3: 15 layers, h = 128).
 """
 
 from jaxgen.methods import autoregressive

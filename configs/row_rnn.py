@@ -6,9 +6,8 @@
 The network: an LSTM reading the image one row per time step and predicting the next row (pixels of
 a row are independent given the rows above).
 
-Variants (jaxgen.methods.autoregressive.pixel_config): the paper's network on TFDS
-`binarized_mnist` (default), `heldout` (MNIST-test held-out, offline), `fashion_mnist`
-(binarized) and `fashion_mnist8` (8-bit) with a CPU-sized network, `cifar10`; and `tiny`.
+Variants, and the training recipe: jaxgen.methods.autoregressive.pixel_config;
+`binarized_mnist` (default), `heldout`, `fashion_mnist`, `fashion_mnist8`, `cifar10`, `tiny`.
 
 No published figure: it bounds from below what the pixel-level context of the other models buys.
 Adam 1e-3, batch 64 and the epoch budgets (EPOCHS) are our choices. Figures measured here are in
