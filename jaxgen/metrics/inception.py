@@ -512,9 +512,9 @@ def extractor(variables: Mapping[str, Any]) -> Callable[[jax.Array], InceptionOu
 
   The weights are an argument of the jitted function, not constants folded into it, so each
   input shape compiles quickly and once. On CPU the batch runs in chunks of CHUNK images, with
-  the same numbers: 5-14% faster than one batch of 50 on the 2-core CPU measured, likely as a
-  chunk's activations stay closer to the cache (the stem's are 5.5 MB an image). Accelerators
-  take the batch whole.
+  the same numbers and the activation memory of CHUNK images (the stem's are 5.5 MB an image):
+  5-14% faster than one batch of 50 in paired runs on the shared 2-core CPU measured, within
+  the noise of benchmarks/inception_speed.py there. Accelerators take the batch whole.
   """
   model = InceptionV3(has_logits(variables))
   if jax.default_backend() != "cpu":
