@@ -263,10 +263,11 @@ def test_missing_or_unconverted_weights_say_what_to_do(tmp_path, reference_weigh
 
 @pytest.fixture(scope="module")
 def fetched():
-  """(converted .npz, TorchScript file) in the cache `fetch` fills."""
+  """(converted .npz, TorchScript file) in the cache `fetch` fills. Missing, they fail rather
+  than skip: the test command's setup fetches them, so their absence is a broken setup."""
   npz, pt = inception.fetched_paths()
   if not (os.path.isfile(npz) and os.path.isfile(pt)):
-    pytest.skip(f"no fetched FID Inception weights in {inception.cache_dir()}: run "
+    pytest.fail(f"no fetched FID Inception weights in {inception.cache_dir()}: run "
                 f"`{inception.FETCH_COMMAND}` (.ci/setup does)")
   return npz, pt
 
