@@ -96,7 +96,8 @@ def extract(extractor: Extractor, batches: Iterable[np.ndarray]) -> Features:
 def real_features(extractor: Extractor, images_uint8: np.ndarray, *, key: str, pad_to: int,
                   batch_size: int, cache_dir: str = DEFAULT_CACHE) -> Features:
   """Features of a dataset split's uint8 images, padded with black to `pad_to` as training
-  pads them (0: as stored); cached in `cache_dir` under `key` (dataset, split, count) and the extractor."""
+  pads them (0: as stored); cached in `cache_dir` under `key` (dataset, split, count) and the
+  extractor."""
   name = f"{key}_n{len(images_uint8)}_pad{pad_to}_{extractor.name}.npz".replace("/", "_")
   path = os.path.join(cache_dir, name)
   if os.path.exists(path):
