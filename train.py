@@ -24,6 +24,8 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  from jaxgen import runtime
+  runtime.setup(FLAGS.config.distributed)
   from jaxgen import train
   logging.info("config:\n%s", FLAGS.config)
   try:

@@ -26,7 +26,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from jaxgen import data, metrics  # noqa: E402
+from jaxgen import runtime  # noqa: E402
 from jaxgen.metrics import domain, inception  # noqa: E402
+
+runtime.setup()
 
 
 def images_per_sec(fn, images, batch_size):

@@ -55,8 +55,10 @@ def jax_rate(model, steps):
   sys.path.insert(0, ROOT)
   import jax
   import importlib.util
+  from jaxgen import runtime
   from jaxgen.methods import gan
   from jaxgen.methods.base import DataSpec
+  runtime.setup()
 
   path = os.path.join(ROOT, "configs", f"{CONFIGS[model]}.py")
   spec = importlib.util.spec_from_file_location("config", path)
@@ -165,7 +167,7 @@ def main():
     sys.exit("benchmarks/gan.py compares with PyTorch: pip install -e '.[bench]' (torch 2.13.0)")
   import jax
   sys.path.insert(0, ROOT)
-  import jaxgen
+  from jaxgen import runtime
   cache = tempfile.mkdtemp(prefix="jaxgen_bench_xla_")  # compile once per variant, not per round
   jax_env = {"JAX_COMPILATION_CACHE_DIR": cache, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
   results = {}
@@ -188,7 +190,7 @@ def main():
   results["setup"] = {"batch_size": 64, "steps_per_process": args.steps, "rounds": args.rounds,
                       "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "jax": jax.__version__,
                       "torch": torch.__version__,
-                      "jaxgen_cpu_xla_flags": " ".join(jaxgen.CPU_XLA_DEFAULTS)}
+                      "jaxgen_cpu_xla_flags": " ".join(runtime.CPU_XLA_DEFAULTS)}
   os.makedirs(os.path.dirname(args.out), exist_ok=True)
   with open(args.out, "w") as f:
     json.dump(results, f, indent=2)

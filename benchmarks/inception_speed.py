@@ -44,7 +44,9 @@ def _time(fn, calls):
 def measure_jaxgen(batch, calls):
   images = _images(batch)
   import jax
+  from jaxgen import runtime
   from jaxgen.metrics import inception
+  runtime.setup()
   extract = inception.load_extractor(inception.fetched_weights())
   return _time(lambda: jax.block_until_ready(extract(images).pool3), calls)
 
@@ -113,7 +115,8 @@ def main():
   import jax
   import torch
   sys.path.insert(0, ROOT)
-  import jaxgen  # noqa: F401  (sets XLA_FLAGS as the jaxgen processes had them)
+  from jaxgen import runtime
+  runtime.set_xla_defaults()  # XLA_FLAGS as the jaxgen processes had them
   results = {
       "images_per_s": {lib: {str(b): round(v, 2) for b, v in r.items()} for lib, r in rate.items()},
       "call_seconds": {lib: {str(b): t for b, t in c.items()} for lib, c in calls.items()},
@@ -121,7 +124,7 @@ def main():
       "load_before": load_before, "load_after": _uptime(),
       "cpu": _cpu(), "cpu_count": os.cpu_count(),
       "jax": jax.__version__, "torch": torch.__version__, "torch_threads": 2,
-      # As in the jaxgen processes: importing jaxgen adds its CPU defaults (JAXGEN_XLA_DEFAULTS).
+      # As in the jaxgen processes: runtime.setup adds its CPU defaults (JAXGEN_XLA_DEFAULTS).
       "xla_flags": os.environ.get("XLA_FLAGS", ""),
   }
   os.makedirs(os.path.dirname(args.out), exist_ok=True)

@@ -27,9 +27,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "tests"))
 from conftest import load_config  # noqa: E402
-from jaxgen import methods, train  # noqa: E402
+from jaxgen import methods, runtime, train  # noqa: E402
+from jaxgen.evaluators.likelihood import Likelihood  # noqa: E402
 from jaxgen.images import save_png  # noqa: E402
 from jaxgen.methods import autoregressive  # noqa: E402
+from jaxgen.run import Run  # noqa: E402
+
+runtime.setup()
 
 
 def train_rate(workdir):
@@ -68,8 +72,8 @@ def main():
       workdir = os.path.join(args.runs, f"{arch}_{dataset}")
       start = time.perf_counter()
       state, _ = train.train_and_evaluate(config, workdir)
-      run = train.Run(config, workdir)
-      scores = run.evaluate(state, config.data.eval_split)
+      run = Run(config, workdir)
+      _, scores = Likelihood(run).run(state)
       row = {"config": f"configs/{arch}.py:{dataset}", "steps": int(state.step),
              "epochs": int(state.step) * config.batch_size / len(
                  run.dataset(config.data.train_split).images),

@@ -30,7 +30,11 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from jaxgen import train  # noqa: E402
+from jaxgen import runtime, train  # noqa: E402
+from jaxgen.evaluators.likelihood import Likelihood  # noqa: E402
+from jaxgen.run import Run  # noqa: E402
+
+runtime.setup()
 
 
 def load_config(path):
@@ -99,10 +103,10 @@ def main():
   results.update(train_speed(args.workdir, config))
 
   config.eval.iwae_k = args.iwae_k
-  run = train.Run(config, args.workdir)
+  run = Run(config, args.workdir)
   state = run.restore()
   t = time.perf_counter()
-  scores = run.evaluate(state, config.data.eval_split)
+  _, scores = Likelihood(run).run(state)
   results["eval_seconds"] = time.perf_counter() - t
   results.update({f"test_{k}": v for k, v in scores.items()})
   if args.iwae_k:

@@ -1,4 +1,4 @@
-"""Re-measures jaxgen's default CPU XLA flags (jaxgen.CPU_XLA_DEFAULTS) on this machine.
+"""Re-measures jaxgen's default CPU XLA flags (jaxgen.runtime.CPU_XLA_DEFAULTS) on this machine.
 
   python benchmarks/xla_flags.py [--out benchmarks/results/xla_flags.json]
 
@@ -27,7 +27,8 @@ LAYERS = [
 
 def measure():
   sys.path.insert(0, ROOT)
-  import jaxgen  # noqa: F401  (sets the flags before the backend starts)
+  from jaxgen import runtime
+  runtime.setup()  # the flags, before the backend starts
   import jax
   import jax.numpy as jnp
   import numpy as np
@@ -67,8 +68,8 @@ def main():
                          env={**os.environ, "JAXGEN_XLA_DEFAULTS": value}, check=True)
     runs[setting] = json.loads(out.stdout.strip().splitlines()[-1])
   sys.path.insert(0, ROOT)
-  import jaxgen
-  results = {"flags": list(jaxgen.CPU_XLA_DEFAULTS), "ms": runs,
+  from jaxgen import runtime
+  results = {"flags": list(runtime.CPU_XLA_DEFAULTS), "ms": runs,
              "speedup": {k: runs["xla_defaults"][k] / runs["jaxgen_defaults"][k] for k in runs["xla_defaults"]}}
   os.makedirs(os.path.dirname(args.out), exist_ok=True)
   with open(args.out, "w") as f:

@@ -24,14 +24,14 @@ def get_config(arg: str = ""):
   c.batch_size = 128
   c.num_steps = 20 * (162_770 // 128)  # 20 epochs
   c.eval_every = c.sample_every = c.checkpoint_every = 5_000
-  c.eval.num_examples = 10_000
+  c.evals.likelihood.num = 10_000  # D scores on part of the 19,867 validation images
   for variant in filter(None, arg.split(",")):
     if variant == "tiny":
       c.data.train_split = "train[:64]"
       c.data.eval_split = "validation[:32]"
       config_lib.tiny_schedule(c, steps=4)
       c.batch_size = c.eval.batch_size = 32
-      c.eval.num_examples = -1
+      c.evals.likelihood.num = -1
       c.num_samples = 8
       gan.tiny_networks(c)
     else:

@@ -23,7 +23,7 @@ def base() -> ml_collections.ConfigDict:
   c.checkpoint_every = 2_000
   c.keep_checkpoints = 3
   c.num_samples = 64              # images in each sample grid
-  c.best_metric = ""              # e.g. "eval/neg_elbo", "eval/fid": any scalar the trainer
+  c.best_metric = ""              # e.g. "eval/neg_elbo", "eval/fid": any scalar an evaluator
                                   # logs under eval/; keeps its best state in checkpoints_best/
   c.best_mode = "min"             # "min" | "max": which way best_metric improves
 
@@ -39,16 +39,21 @@ def base() -> ml_collections.ConfigDict:
   ))
   c.optimizer = optim.default_config()
   c.eval = ml_collections.ConfigDict(dict(
-      batch_size=500,
-      num_examples=-1,            # -1 = the whole eval split
-      # Sample metrics, logged as eval/<score> (see jaxgen.evaluate): comma-separated fid, kid,
-      # is, pr (generated samples against eval_split), ssim (eval images' reconstructions).
-      sample_metrics="",
-      sample_metrics_every=0,     # 0 = with the method's eval (eval_every); always at the end
-      sample_metrics_num=2_000,   # generated samples (and reconstructions); -1 = split's size
-      extractor="domain",         # features for fid/kid/is/pr: "domain" | "inception"
-      inception_weights="",       # converted FID Inception weights (.npz), for "inception"
+      batch_size=500,             # eval examples (and generated samples) per batch
       cache_dir="",               # real images' features; "" = ~/.cache/jaxgen/reference_features
+  ))
+  # Evaluators (jaxgen.evaluators), logged as eval/<score>. `every`: steps between runs, 0 =
+  # with eval_every, -1 = off; each active one also runs at the last step. `num`: examples or
+  # samples, -1 = the whole split. jaxgen.evaluate runs the same types.
+  c.evals = ml_collections.ConfigDict(dict(
+      # the method's eval metrics (negative ELBO, NLL, bits/dim, accuracy, D scores)
+      likelihood=dict(type="likelihood", every=0, num=-1),
+      # generated samples against config.data.eval_split: any of fid, kid, is, pr
+      samples=dict(type="sample_quality", every=-1, num=2_000, metrics="fid",
+                   extractor="domain",      # "domain" | "inception"
+                   inception_weights=""),   # converted FID Inception weights (.npz); "" = fetched
+      # SSIM, MS-SSIM, PSNR of eval images and their reconstructions (VAE, DRAW)
+      reconstructions=dict(type="reconstruction", every=-1, num=2_000),
   ))
   c.distributed = ml_collections.ConfigDict(dict(
       mode="auto",                # "auto" | "on" | "off"

@@ -93,24 +93,22 @@ def _batches(images: np.ndarray, size: int):
     yield images[i:i + size]
 
 
-def _extractor(dataset: str):
-  from jaxgen.metrics import sample_quality
-  return sample_quality.make_extractor(FLAGS.extractor, dataset=dataset,
-                                       inception_weights=FLAGS.inception_weights)
-
-
 def _evaluate_images(metrics):
   from jaxgen import data as data_lib
   if not FLAGS.dataset:
     raise app.UsageError("--images needs --dataset (the data to compare with)")
   if set(metrics) - set(FEATURE_METRICS):
     raise app.UsageError(f"--images supports only {', '.join(FEATURE_METRICS)}")
+  from jaxgen import runtime
   from jaxgen.metrics import sample_quality
+  runtime.setup()
   images = _load_images(FLAGS.images)
   split = FLAGS.split or "test"
   real = data_lib.load(FLAGS.dataset, split)
   info, scores = sample_quality.score_images(
-      metrics, _extractor(FLAGS.dataset), _batches(images, FLAGS.batch_size), real.images,
+      metrics, sample_quality.make_extractor(FLAGS.extractor, dataset=FLAGS.dataset,
+                                             inception_weights=FLAGS.inception_weights),
+      _batches(images, FLAGS.batch_size), real.images,
       key=f"{FLAGS.dataset}_{split}", pad_to=FLAGS.pad_to, batch_size=FLAGS.batch_size,
       cache_dir=FLAGS.cache_dir or sample_quality.DEFAULT_CACHE, seed=FLAGS.seed)
   result = {"images": FLAGS.images, "dataset": FLAGS.dataset, "split": split, **info,
@@ -119,37 +117,49 @@ def _evaluate_images(metrics):
   return result, out
 
 
+def _evaluators(run, metrics, split):
+  """The evaluators of jaxgen.evaluators that `metrics` name, configured by the flags."""
+  from jaxgen.evaluators import likelihood, reconstruction, sample_quality
+  out = []
+  if "nll" in metrics:
+    out.append(likelihood.Likelihood(run, num=FLAGS.num, split=split))
+  features = [m for m in metrics if m in FEATURE_METRICS]
+  if features:
+    out.append(sample_quality.SampleQuality(
+        run, metrics=features, num=FLAGS.num, extractor=FLAGS.extractor,
+        inception_weights=FLAGS.inception_weights or "", split=split, seed=FLAGS.seed,
+        batch_size=FLAGS.batch_size, cache_dir=FLAGS.cache_dir or ""))
+  if "ssim" in metrics:
+    out.append(reconstruction.Reconstruction(run, num=FLAGS.num, split=split))
+  return out
+
+
 def _evaluate_run(metrics):
-  from jaxgen import checkpoint, config as config_lib, train
-  from jaxgen.metrics import sample_quality
+  from jaxgen import checkpoint, config as config_lib, runtime
+  from jaxgen.run import Run
   config = config_lib.load_from_workdir(FLAGS.workdir)
   if FLAGS.iwae_k is not None:
     if "iwae_k" not in config.eval:
       raise app.UsageError(f"--iwae_k: method {config.method!r} has no importance-weighted bound")
     config.eval.iwae_k = FLAGS.iwae_k
-  run = train.Run(config, FLAGS.workdir)
+  runtime.setup(config.distributed)
+  run = Run(config, FLAGS.workdir)
   try:
+    split = FLAGS.split or config.data.eval_split
+    evaluators = _evaluators(run, metrics, split)  # checked before restoring anything
     state = run.restore(checkpoint.parse_step(FLAGS.step))
     step = int(state.step)
-    split = FLAGS.split or config.data.eval_split
     result = {"step": step, "dataset": config.data.name, "split": split,
               "num_examples": FLAGS.num, "seed": FLAGS.seed}
     if FLAGS.step == "best":
       result["best"] = checkpoint.read_best(FLAGS.workdir)
+    if "nll" in metrics and "iwae_k" in config.eval:
+      result["iwae_k"] = config.eval.iwae_k
     scores = {}
-    if "nll" in metrics:
-      scores.update(run.evaluate(state, split, FLAGS.num))
-      if "iwae_k" in config.eval:
-        result["iwae_k"] = config.eval.iwae_k
-    sample_metrics = [m for m in metrics if m != "nll"]
-    if sample_metrics:
-      features = set(sample_metrics) & set(FEATURE_METRICS)
-      info, sample_scores = run.sample_metrics(
-          state, sample_metrics, extractor=_extractor(config.data.name) if features else None,
-          split=split, num=FLAGS.num, seed=FLAGS.seed, batch_size=FLAGS.batch_size,
-          cache_dir=FLAGS.cache_dir or sample_quality.DEFAULT_CACHE)
-      result.update(info)
-      scores.update(sample_scores)
+    for evaluator in evaluators:
+      info, evaluator_scores = evaluator.run(state)
+      result.update({k: v for k, v in info.items() if k != "num_examples"})
+      scores.update(evaluator_scores)
   finally:
     run.checkpoints.close()
   result["metrics"] = scores

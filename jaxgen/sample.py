@@ -52,7 +52,8 @@ def _parse_labels(values):
 
 def main(argv):
   del argv
-  from jaxgen import checkpoint, config as config_lib, images, train
+  from jaxgen import checkpoint, config as config_lib, images, runtime
+  from jaxgen.run import Run
   labels = _parse_labels(FLAGS.labels)
   if FLAGS.per_class is not None and (labels is not None or FLAGS.interpolate is not None):
     raise app.UsageError("--per_class cannot be combined with --labels or --interpolate")
@@ -66,7 +67,8 @@ def main(argv):
   except ValueError as e:
     raise app.UsageError(str(e))
   config = config_lib.load_from_workdir(FLAGS.workdir)
-  run = train.Run(config, FLAGS.workdir)
+  runtime.setup(config.distributed)
+  run = Run(config, FLAGS.workdir)
   try:
     state = run.restore(which)
     step = int(state.step)

@@ -9,6 +9,8 @@ import jax
 import numpy as np
 import pytest
 
+from jaxgen import runtime
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The suite's time is XLA:CPU compiling tiny programs that then run a few steps, and most of
@@ -23,6 +25,7 @@ def with_test_xla_flags(flags: str) -> str:
 
 
 os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS", ""))
+runtime.setup()  # in-process tests compute as the entry points do
 
 
 def load_config(name: str, arg: str = "tiny"):
@@ -46,8 +49,8 @@ def run_cli(*args, env=None, timeout=600, check=True):
 
 def params_of(config, workdir, step=None):
   """The parameters of a workdir's checkpoint, restored on this process's devices."""
-  from jaxgen import train
-  run = train.Run(config, workdir)
+  from jaxgen.run import Run
+  run = Run(config, workdir)
   state = run.restore(step)
   run.checkpoints.close()
   return jax.device_get(state.params)

@@ -12,6 +12,9 @@ from PIL import Image
 
 from conftest import load_config, run_cli
 from jaxgen import data, prng, train
+from jaxgen.evaluators.likelihood import Likelihood
+from jaxgen.evaluators.reconstruction import Reconstruction
+from jaxgen.run import Run
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +33,7 @@ def test_padding_is_black_in_every_preprocess_mode(tmp_path, mode):
   the border is what black is inside (-1 for scale11, not a mid-grey 0)."""
   config = load_config("dcgan_fashion_mnist", "tiny")
   config.data.pad_to, config.data.preprocess = 32, mode
-  run = train.Run(config, str(tmp_path))
+  run = Run(config, str(tmp_path))
   key = jax.random.key(3)
   raw = {"image": jnp.zeros((4, 28, 28, 1), jnp.uint8), "label": jnp.zeros((4,), jnp.int32)}
   padded = np.asarray(run.preprocess(raw, key)["image"])
@@ -44,11 +47,10 @@ def test_padding_is_black_in_every_preprocess_mode(tmp_path, mode):
 def _evaluate(config, workdir, batch_size):
   config = config.copy_and_resolve_references()
   config.eval.batch_size = batch_size
-  run = train.Run(config, workdir)
+  run = Run(config, workdir)
   state = run.restore()
-  nll = run.evaluate(state, config.data.eval_split)
-  _, ssim = run.sample_metrics(state, ["ssim"], extractor=None, split=config.data.eval_split,
-                               num=-1, seed=0, batch_size=batch_size, cache_dir="")
+  _, nll = Likelihood(run).run(state)
+  _, ssim = Reconstruction(run, num=-1).run(state)
   samples = np.concatenate([x for x, _ in run.sample_batches(state, 0, 300, batch_size, False)])
   run.checkpoints.close()
   return {**nll, **ssim}, samples
@@ -82,7 +84,7 @@ def test_scores_of_samples_in_memory_npz_and_png_agree(trained, tmp_path):
   """Generated images are quantised to 8 bits before the extractor, as a saved PNG is: the
   run's own samples, their float .npz and their PNG files give the same FID, KID and PR."""
   config, workdir = trained
-  run = train.Run(config, workdir)
+  run = Run(config, workdir)
   samples = np.concatenate([x for x, _ in run.sample_batches(run.restore(), 0, 200, 100, False)])
   run.checkpoints.close()
   assert len(np.unique(samples)) > 256  # floats between the 8-bit levels
@@ -123,7 +125,7 @@ def test_every_key_a_run_derives_is_distinct():
 def test_run_draws_from_its_declared_keys(trained):
   """The wiring behind the distinct keys: grids, walks and reconstructions use their own."""
   config, workdir = trained
-  run = train.Run(config, workdir)
+  run = Run(config, workdir)
   state = run.restore()
   run.checkpoints.close()
   root = prng.root_key(5)

@@ -8,6 +8,8 @@ import pytest
 
 from conftest import run_cli
 from jaxgen import data, train
+from jaxgen.evaluators.reconstruction import Reconstruction
+from jaxgen.run import Run
 from jaxgen.metrics import image, sample_quality
 from jaxgen.metrics.kid import kid
 from jaxgen.metrics.stats import frechet_distance
@@ -84,8 +86,8 @@ def test_evaluate_cli_nll_and_reconstruction_ssim(tmp_path, tiny_fmnist):
   scores = json.loads(out.read_text())["metrics"]
   assert scores["neg_elbo"] > 0 and 0.0 < scores["ssim"] <= 1.0 and scores["psnr"] > 0
   # The SSIM is the mean over exactly the first 130 eval images and their reconstructions.
-  run = train.Run(tiny_fmnist, str(tmp_path))
-  pairs = list(run.reconstruction_batches(run.restore(), 130))
+  run = Run(tiny_fmnist, str(tmp_path))
+  pairs = list(Reconstruction(run, num=130).batches(run.restore()))
   run.checkpoints.close()
   x, y = (np.concatenate(p) for p in zip(*pairs))
   ds = run.dataset(tiny_fmnist.data.eval_split)

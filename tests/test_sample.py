@@ -9,6 +9,7 @@ from PIL import Image
 from conftest import load_config, run_cli
 from jaxgen import config as config_lib
 from jaxgen import train
+from jaxgen.run import Run
 
 
 @pytest.fixture(scope="module")
@@ -17,11 +18,11 @@ def cgan(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("cgan")
   config = load_config("cgan_fashion_mnist", "tiny")
   config_lib.save(config, str(workdir))
-  run = train.Run(config, str(workdir))
+  run = Run(config, str(workdir))
   state = run.init_state()
   run.checkpoints.save(0, state)
   run.checkpoints.close()
-  run = train.Run(config, str(workdir))
+  run = Run(config, str(workdir))
   yield run, run.restore(), workdir
   run.checkpoints.close()
 
@@ -69,7 +70,7 @@ def test_bad_labels_are_named(cgan, tmp_path):
   run, state, workdir = cgan
   with pytest.raises(ValueError, match="label 10 is outside the 10 classes of fashion_mnist"):
     run.sample(state, 0, 2, [1, 10])
-  vae = train.Run(load_config("vae_fashion_mnist", "tiny"), str(tmp_path))
+  vae = Run(load_config("vae_fashion_mnist", "tiny"), str(tmp_path))
   with pytest.raises(ValueError, match="not class-conditional"):
     vae.sample(None, 0, 1, [0])
   vae.checkpoints.close()
@@ -83,10 +84,10 @@ def draw_run(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("draw")
   config = load_config("draw_fashion_mnist", "tiny")
   config_lib.save(config, str(workdir))
-  run = train.Run(config, str(workdir))
+  run = Run(config, str(workdir))
   run.checkpoints.save(0, run.init_state())
   run.checkpoints.close()
-  run = train.Run(config, str(workdir))
+  run = Run(config, str(workdir))
   yield run, run.restore(), workdir
   run.checkpoints.close()
 
@@ -106,5 +107,5 @@ def test_sequence_writes_every_canvas_as_gif_and_strip(draw_run):
   meta = json.loads(gif.info["comment"])
   assert meta["kind"] == "sequence" and meta["seed"] == "5" and meta["model"].startswith("draw/")
   with pytest.raises(ValueError, match="does not generate a sequence"):
-    train.Run(load_config("vae_fashion_mnist", "tiny"), str(workdir / "vae")).sample_sequence(
+    Run(load_config("vae_fashion_mnist", "tiny"), str(workdir / "vae")).sample_sequence(
         None, 0, 1)

@@ -9,6 +9,8 @@ import pytest
 
 from conftest import load_config, run_cli
 from jaxgen import checkpoint, train
+from jaxgen.evaluators.sample_quality import SampleQuality
+from jaxgen.run import Run
 from jaxgen.metrics import sample_quality
 
 
@@ -25,9 +27,8 @@ def _best_steps(workdir):
 @pytest.mark.filterwarnings("ignore:Matrix is singular")  # 128 samples, 128-d features
 def test_sample_metrics_follow_their_schedule_and_the_best_fid_is_kept(tmp_path, tiny_fmnist):
   c = tiny_fmnist  # 20 steps, eval every 10
-  c.eval.sample_metrics = "fid,ssim"
-  c.eval.sample_metrics_every = 5
-  c.eval.sample_metrics_num = 128
+  c.evals.samples.update(every=5, num=128, metrics="fid")
+  c.evals.reconstructions.update(every=5, num=128)
   c.eval.cache_dir = str(tmp_path / "cache")
   c.best_metric = "eval/fid"
   _, summary = train.train_and_evaluate(c, str(tmp_path))
@@ -48,8 +49,7 @@ def test_resume_keeps_the_stored_best_and_clis_restore_it(tmp_path, tiny_fmnist)
   the resumed run must keep it rather than save its own first, worse value."""
   c = tiny_fmnist
   c.eval_every = 5
-  c.eval.sample_metrics = "kid"  # sample_metrics_every=0: with every eval
-  c.eval.sample_metrics_num = 64
+  c.evals.samples.update(every=0, num=64, metrics="kid")  # every=0: with every eval
   c.eval.cache_dir = str(tmp_path / "cache")
   c.best_metric, c.best_mode = "eval/kl", "min"
   c.num_steps = 10
@@ -63,7 +63,7 @@ def test_resume_keeps_the_stored_best_and_clis_restore_it(tmp_path, tiny_fmnist)
   assert first == checkpoint.read_best(tmp_path) == summary["best"]
   assert first["step"] == 5 and _best_steps(tmp_path) == [5]
 
-  run = train.Run(c, str(tmp_path))
+  run = Run(c, str(tmp_path))
   assert int(run.restore("best").step) == 5
   run.checkpoints.close()
   out = tmp_path / "best.json"
@@ -75,13 +75,14 @@ def test_resume_keeps_the_stored_best_and_clis_restore_it(tmp_path, tiny_fmnist)
 
 @pytest.mark.parametrize("best_metric, sample_metrics, message", [
     ("eval/neg_elbow", "", r"config.best_metric='eval/neg_elbow'.*eval/neg_elbo"),
-    ("eval/fid", "", r"config.best_metric='eval/fid'.*eval/neg_elbo.*config.eval.sample_metrics"),
-    ("eval/fid", "fid,fdi", r"config.eval.sample_metrics: unknown sample metric 'fdi'"),
+    ("eval/fid", "", r"config.best_metric='eval/fid'.*eval/neg_elbo.*config.evals"),
+    ("eval/fid", "fid,fdi", r"config.evals.samples: metrics='fid,fdi'; expected any of fid"),
 ])
 def test_bad_metric_names_fail_before_training(tmp_path, tiny_fmnist, best_metric,
                                                sample_metrics, message):
   tiny_fmnist.best_metric = best_metric
-  tiny_fmnist.eval.sample_metrics = sample_metrics
+  if sample_metrics:
+    tiny_fmnist.evals.samples.update(every=0, metrics=sample_metrics)
   with pytest.raises(ValueError, match=message):
     train.train_and_evaluate(tiny_fmnist, str(tmp_path))
   assert not (tmp_path / "metrics.jsonl").exists()
@@ -109,9 +110,8 @@ def test_best_takes_only_finite_strict_improvements_of_its_own_metric(tmp_path):
 
 def test_inception_score_without_logits_fails_before_training(tmp_path, tiny_fmnist):
   """The fetched FID Inception weights are pool3 only: `is` is refused at startup."""
-  tiny_fmnist.eval.sample_metrics = "fid,is"
-  tiny_fmnist.eval.extractor = "inception"
-  with pytest.raises(ValueError, match="config.eval.sample_metrics: is: the Inception Score needs"):
+  tiny_fmnist.evals.samples.update(every=0, metrics="fid,is", extractor="inception")
+  with pytest.raises(ValueError, match="config.evals.samples: is: the Inception Score needs"):
     train.train_and_evaluate(tiny_fmnist, str(tmp_path))
   assert not (tmp_path / "metrics.jsonl").exists()
 
@@ -119,9 +119,9 @@ def test_inception_score_without_logits_fails_before_training(tmp_path, tiny_fmn
 def test_class_accuracy_only_from_a_classifier_of_the_datasets_classes(tmp_path):
   """Inception's 1008 classes are not Fashion-MNIST's: conditional samples get a class accuracy
   from the domain classifier only."""
-  run = train.Run(load_config("cgan_fashion_mnist", "tiny"), str(tmp_path))
+  run = Run(load_config("cgan_fashion_mnist", "tiny"), str(tmp_path))
   inception_like = sample_quality.Extractor(None, "inception-x", has_logits=True)
   domain_like = sample_quality.Extractor(None, "domain-x", dataset_classes=True)
-  assert "class_accuracy" not in run.sample_metric_names(["fid"], inception_like)
-  assert run.sample_metric_names(["fid"], domain_like) == ["fid", "class_accuracy"]
+  assert "class_accuracy" not in SampleQuality(run, extractor=inception_like).metric_names()
+  assert SampleQuality(run, extractor=domain_like).metric_names() == ["fid", "class_accuracy"]
   run.checkpoints.close()

@@ -78,12 +78,15 @@ def load_domain_extractor(name: str) -> Extractor:
 def export(workdir: str, name: str, *, step: int | None = None) -> dict:
   """Writes the classifier checkpointed in `workdir` as extractor `name`, with its accuracy
   on the config's eval split; returns the metadata written."""
-  from jaxgen import config as config_lib, train  # the trainer is needed only to export
+  from jaxgen import config as config_lib, runtime  # a run is needed only to export
+  from jaxgen.evaluators.likelihood import Likelihood
+  from jaxgen.run import Run
   config = config_lib.load_from_workdir(workdir)
-  run = train.Run(config, workdir)
+  runtime.setup()
+  run = Run(config, workdir)
   state = run.restore(step)
   run.checkpoints.close()
-  scores = run.evaluate(state, config.data.eval_split)
+  _, scores = Likelihood(run).run(state)
   variables = {"params": state.params["classifier"], **state.collections}
   flat = traverse_util.flatten_dict(jax.device_get(variables), sep="/")
   meta = dict(
