@@ -2,7 +2,7 @@
 images/s, and seconds to sample 64 images with and without the cached sampler.
 
   python benchmarks/pixel.py --archs pixelcnn,gated_pixelcnn,row_lstm,diagonal_bilstm,row_rnn \
-      --datasets fashion_mnist,heldout --runs runs/pixel --out benchmarks/results/pixel.json
+      --datasets fashion_mnist,mnist --runs runs/pixel --out benchmarks/results/pixel.json
 
 For every (arch, dataset): trains configs/<arch>.py:<dataset> in <runs>/<arch>_<dataset>
 (resuming; nothing to do when it already finished), evaluates the exact NLL on the whole eval
@@ -57,7 +57,7 @@ def timed_samples(run, state, num, cached):
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--archs", default=",".join(sorted(autoregressive.MODELS)))
-  parser.add_argument("--datasets", default="fashion_mnist,heldout")
+  parser.add_argument("--datasets", default="fashion_mnist,mnist")
   parser.add_argument("--sample_dataset", default=None)
   parser.add_argument("--num_samples", type=int, default=64)
   parser.add_argument("--runs", default="runs/pixel")

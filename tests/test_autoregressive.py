@@ -38,7 +38,7 @@ UNIFORM = types.SimpleNamespace(
 
 def method_config(arch, head="bernoulli", **model):
   c = autoregressive.pixel_config(arch if arch in autoregressive.MODELS else "pixelcnn", "tiny",
-                                  sizes={"heldout": {}}, epochs={"heldout": 1})
+                                  sizes={"mnist": {}}, epochs={"mnist": 1})
   c.model.name = arch
   c.head = head
   c.data.preprocess = autoregressive.HEADS[head].preprocess

@@ -98,3 +98,24 @@ def test_tiny_config_trains_one_step_on_8_devices(tmp_path, name, fake_cifar10, 
           f"--config.data.data_dir={c.data.data_dir}", "--config.num_steps=1",
           env={"XLA_FLAGS": "--xla_force_host_platform_device_count=8"})
   assert os.path.exists(tmp_path / "checkpoints" / "1")
+
+
+# Configs on the real MNIST protocol (train on the 60k train split, evaluate on the 10k test
+# split), by variant; and the pixel models' `mnist` budgets in steps of batch 64 (the README's).
+MNIST_PROTOCOL = {("vae_mnist", "mnist"): "binarize", ("draw_mnist", "mnist"): "binarize",
+                  ("mlp_gan_mnist", ""): "scale01",
+                  **{(arch, "mnist"): "binarize" for arch in
+                     ("pixelcnn", "gated_pixelcnn", "row_lstm", "diagonal_bilstm", "row_rnn")}}
+PIXEL_MNIST_STEPS = dict(pixelcnn=500, gated_pixelcnn=375, row_lstm=750, diagonal_bilstm=250,
+                         row_rnn=2500)
+
+
+@pytest.mark.parametrize("name,variant", sorted(MNIST_PROTOCOL))
+def test_mnist_variants_train_on_the_train_split_and_evaluate_on_the_test_split(name, variant):
+  c = load_config(name, variant)
+  assert (c.data.name, c.data.train_split, c.data.eval_split, c.data.preprocess) == (
+      "mnist", "train", "test", MNIST_PROTOCOL[name, variant])
+  if name in PIXEL_MNIST_STEPS:
+    assert (c.batch_size, c.num_steps) == (64, PIXEL_MNIST_STEPS[name])
+  with pytest.raises(ValueError, match="heldout"):  # the MNIST-test protocol is gone
+    load_config(name, "heldout")

@@ -47,7 +47,7 @@ def test_keeps_only_the_last_k_checkpoints(tmp_path, tiny_fmnist):
   assert sorted(os.listdir(tmp_path / "checkpoints"), key=int) == ["30", "40"]
 
 
-def test_tiny_mnist_heldout_trains(tmp_path):
+def test_tiny_mnist_trains(tmp_path):
   c = load_config("vae_mnist", "tiny")
   state, summary = train.train_and_evaluate(c, str(tmp_path))
   assert int(state.step) == c.num_steps and np.isfinite(summary["eval"]["eval/neg_elbo"])
