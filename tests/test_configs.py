@@ -103,7 +103,7 @@ def test_tiny_config_trains_one_step_on_8_devices(tmp_path, name, fake_cifar10, 
 # Configs on the real MNIST protocol (train on the 60k train split, evaluate on the 10k test
 # split), by variant; and the pixel models' `mnist` budgets in steps of batch 64 (the README's).
 MNIST_PROTOCOL = {("vae_mnist", "mnist"): "binarize", ("draw_mnist", "mnist"): "binarize",
-                  ("mlp_gan_mnist", ""): "scale01",
+                  ("mlp_gan_mnist", ""): "scale01", ("classifier_mnist", ""): "scale01",
                   **{(arch, "mnist"): "binarize" for arch in
                      ("pixelcnn", "gated_pixelcnn", "row_lstm", "diagonal_bilstm", "row_rnn")}}
 PIXEL_MNIST_STEPS = dict(pixelcnn=500, gated_pixelcnn=375, row_lstm=750, diagonal_bilstm=250,
