@@ -56,7 +56,7 @@ def jax_rate(model, steps):
   import jax
   import importlib.util
   from jaxgen.methods import gan
-  from jaxgen.methods.base import DataSpec
+  from jaxgen.types import DataSpec
 
   path = os.path.join(ROOT, "configs", f"{CONFIGS[model]}.py")
   spec = importlib.util.spec_from_file_location("config", path)

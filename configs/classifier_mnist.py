@@ -10,7 +10,7 @@ other 2,000 (test[8000:]). Target ≥ 99% on test[8000:]: reached 99.30% (NLL 0.
 in under 5 minutes on a shared 2-core CPU. Not comparable with figures trained on the 60k train
 split. The shipped extractor is this run, exported with the second command:
   python train.py --config configs/classifier_mnist.py:heldout --workdir runs/classifier_mnist
-  python -m jaxgen.metrics.domain --workdir runs/classifier_mnist --name mnist
+  python -m jaxgen.tools.export_classifier --workdir runs/classifier_mnist --name mnist
 (figures and config in jaxgen/metrics/weights/classifier_mnist.json).
 
 Conv-BN-ReLU-pool ×2 (32, 64 channels) + a 128-d feature layer, dropout 0.5, random shifts of

@@ -21,8 +21,8 @@ from tqdm import tqdm
 from jaxgen import checkpoint, config as config_lib, distributed, images, methods, prng
 from jaxgen import data as data_lib
 from jaxgen.data import loader as loader_lib
-from jaxgen.methods.base import DataSpec
 from jaxgen.metrics import image as image_metrics, sample_quality
+from jaxgen.types import DataSpec
 
 
 class NonFiniteLossError(FloatingPointError):
