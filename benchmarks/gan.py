@@ -57,7 +57,7 @@ def jax_rate(model, steps):
   import importlib.util
   from jaxgen import runtime
   from jaxgen.methods import gan
-  from jaxgen.methods.base import DataSpec
+  from jaxgen.types import DataSpec
   runtime.setup()
 
   path = os.path.join(ROOT, "configs", f"{CONFIGS[model]}.py")

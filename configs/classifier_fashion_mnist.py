@@ -6,7 +6,7 @@ Conv-BN-ReLU-pool ×2 (32, 64 channels) + a 128-d feature layer, dropout 0.3, ra
 flips, Adam 1e-3 with cosine decay, batch 128, 9 epochs. Target ≥ 92% test
 accuracy; reached 92.72% (NLL 0.207 nats) on the 10,000 test images, training in 10 minutes on
 a shared 2-core CPU. The shipped extractor is this run, exported with
-  python -m jaxgen.metrics.domain --workdir runs/classifier_fashion_mnist --name fashion_mnist
+  python -m jaxgen.tools.export_classifier --workdir runs/classifier_fashion_mnist --name fashion_mnist
 (figures and config in jaxgen/metrics/weights/classifier_fashion_mnist.json).
 
 Variant: `:tiny` (seconds, for tests).

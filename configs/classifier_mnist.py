@@ -9,7 +9,7 @@ mirror-symmetric, so no flips), Adam 1e-3 with cosine decay, batch 128, 10 epoch
 ≥ 99.3% test accuracy; reached 99.44% (NLL 0.018 nats) on the 10,000 test images, training in
 29 minutes on a shared 2-core CPU (other jobs running). The shipped extractor is this run,
 exported with
-  python -m jaxgen.metrics.domain --workdir runs/classifier_mnist --name mnist
+  python -m jaxgen.tools.export_classifier --workdir runs/classifier_mnist --name mnist
 (figures and config in jaxgen/metrics/weights/classifier_mnist.json).
 
 Variant: `:tiny` (seconds, for tests; train[:1024], test[:256]).

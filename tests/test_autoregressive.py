@@ -16,7 +16,7 @@ from conftest import load_config
 from jaxgen import data as data_lib
 from jaxgen import losses
 from jaxgen.methods import autoregressive
-from jaxgen.methods.base import DataSpec
+from jaxgen.types import DataSpec
 
 ARCHS = sorted(autoregressive.MODELS)
 

@@ -13,9 +13,9 @@ from conftest import load_config
 from jaxgen import data as data_lib
 from jaxgen import train
 from jaxgen.methods import classifier
-from jaxgen.methods.base import DataSpec
 from jaxgen.metrics import domain
 from jaxgen.models import classifier as classifier_models
+from jaxgen.types import DataSpec
 
 
 # ----- Model and method ------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import tensorflow_datasets as tfds
 from conftest import ROOT, load_config, run_cli
 from jaxgen import methods
 from jaxgen import train
-from jaxgen.methods.base import DataSpec
+from jaxgen.types import DataSpec
 
 CONFIGS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "configs", "*.py")))
 

@@ -15,8 +15,8 @@ from jaxgen import data as data_lib
 from jaxgen import losses
 from jaxgen import methods
 from jaxgen.methods import draw
-from jaxgen.methods.base import DataSpec
 from jaxgen.models import draw as draw_models
+from jaxgen.types import DataSpec
 
 SPEC = DataSpec(image_shape=(8, 8, 1), num_classes=10)
 STEPS, LATENT = 3, 4

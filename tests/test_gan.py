@@ -15,8 +15,8 @@ from jaxgen import data
 from jaxgen import losses
 from jaxgen import methods
 from jaxgen.methods import gan, latent
-from jaxgen.methods.base import DataSpec
 from jaxgen.models import gan as gan_models
+from jaxgen.types import DataSpec
 
 SPEC = DataSpec(image_shape=(4, 4, 1), num_classes=3)
 RING = DataSpec(image_shape=(2,), num_classes=8)

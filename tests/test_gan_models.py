@@ -9,9 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen.methods.base import DataSpec
 from jaxgen.models import gan
 from jaxgen.models.layers import PhaseConvTranspose
+from jaxgen.types import DataSpec
 
 
 def key(seed: int) -> jax.Array:

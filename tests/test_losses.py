@@ -12,7 +12,8 @@ from scipy import special, stats
 
 from jaxgen import data as data_lib
 from jaxgen import losses
-from jaxgen.methods.base import DataSpec, real_pixels
+from jaxgen.methods.base import real_pixels
+from jaxgen.types import DataSpec
 
 
 def _kl_monte_carlo(mean1, logvar1, mean2, logvar2, num=400_000, seed=0):

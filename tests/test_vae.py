@@ -19,8 +19,8 @@ from jaxgen import losses
 from jaxgen import methods
 from jaxgen import optim
 from jaxgen.methods import vae
-from jaxgen.methods.base import DataSpec
 from jaxgen.models import vae as vae_models
+from jaxgen.types import DataSpec
 
 SPEC = DataSpec(image_shape=(4, 4, 1), num_classes=10)
 

@@ -4,7 +4,8 @@ import ml_collections
 
 from jaxgen import registry
 from jaxgen.methods import autoregressive, classifier, draw, gan, vae
-from jaxgen.methods.base import DataSpec, Method
+from jaxgen.methods.base import Method
+from jaxgen.types import DataSpec
 
 METHODS = {"autoregressive": autoregressive.make, "classifier": classifier.make, "draw": draw.make,
            "gan": gan.make, "vae": vae.make}

@@ -29,8 +29,9 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgen import config as config_lib, losses, optim, registry
-from jaxgen.methods.base import Batch, DataSpec, Method, Metrics, PRNGKey, TrainState
+from jaxgen.methods.base import Batch, Method, Metrics, PRNGKey, TrainState
 from jaxgen.methods.base import optimizer_step
+from jaxgen.types import DataSpec
 
 # Model name -> the jaxgen.models file that builds it (imported when used).
 MODELS = {"pixelcnn": "pixelcnn", "gated_pixelcnn": "gated_pixelcnn", "row_lstm": "pixelrnn",

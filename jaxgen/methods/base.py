@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgen.types import DataSpec
+
 PRNGKey = jax.Array
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
@@ -55,15 +57,6 @@ class Method(NamedTuple):
   reconstruct: Callable[[TrainState, Batch, PRNGKey], jax.Array] | None = None
   interpolate: Callable[..., jax.Array] | None = None
   sample_sequence: Callable[..., jax.Array] | None = None
-
-
-class DataSpec(NamedTuple):
-  """What a method needs to know about its data to build its networks."""
-  image_shape: tuple[int, ...]  # (H, W, C) after preprocessing (padding included); (2,) for points
-  num_classes: int
-  # ((top, bottom), (left, right)) rows and columns of `image_shape` that data.pad_to added:
-  # not pixels of the data, so likelihoods must leave them out (see `real_pixels`).
-  padding: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
 
 
 def real_pixels(spec: DataSpec) -> jax.Array:

@@ -18,8 +18,9 @@ import ml_collections
 import optax
 
 from jaxgen import optim
-from jaxgen.methods.base import Batch, DataSpec, Method, Metrics, PRNGKey, TrainState
+from jaxgen.methods.base import Batch, Method, Metrics, PRNGKey, TrainState
 from jaxgen.models import classifier as classifier_models
+from jaxgen.types import DataSpec
 
 LR_SCHEDULES = ("constant", "cosine")
 

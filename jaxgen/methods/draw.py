@@ -26,10 +26,11 @@ import ml_collections
 from jaxgen import losses
 from jaxgen import optim
 from jaxgen.methods import latent, vae
-from jaxgen.methods.base import Batch, DataSpec, Method, Metrics, PRNGKey, TrainState
+from jaxgen.methods.base import Batch, Method, Metrics, PRNGKey, TrainState
 from jaxgen.methods.base import optimizer_step, real_pixels
 from jaxgen.methods.vae import importance_weighted_nll, per_sample_normal
 from jaxgen.models import draw as draw_models
+from jaxgen.types import DataSpec
 
 
 def default_method_config() -> ml_collections.ConfigDict:

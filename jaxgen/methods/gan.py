@@ -48,8 +48,9 @@ from jaxgen import config as config_lib
 from jaxgen import losses
 from jaxgen import optim
 from jaxgen.methods import latent
-from jaxgen.methods.base import Batch, DataSpec, Method, Metrics, PRNGKey, TrainState
+from jaxgen.methods.base import Batch, Method, Metrics, PRNGKey, TrainState
 from jaxgen.models import gan as gan_models
+from jaxgen.types import DataSpec
 
 
 def default_method_config() -> ml_collections.ConfigDict:

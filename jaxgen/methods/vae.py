@@ -30,9 +30,10 @@ import ml_collections
 from jaxgen import losses
 from jaxgen import optim
 from jaxgen.methods import latent
-from jaxgen.methods.base import Batch, DataSpec, Method, Metrics, PRNGKey, TrainState
+from jaxgen.methods.base import Batch, Method, Metrics, PRNGKey, TrainState
 from jaxgen.methods.base import optimizer_step, real_pixels
 from jaxgen.models import vae as vae_models
+from jaxgen.types import DataSpec
 
 
 def default_method_config() -> ml_collections.ConfigDict:

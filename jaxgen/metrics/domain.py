@@ -5,7 +5,7 @@ They give meaningful numbers where the Inception weights are not available.
 Each extractor is `weights/classifier_<name>.npz` (the Flax variables, flattened with "/") and
 `weights/classifier_<name>.json` (architecture, provenance and test accuracy), written by
 
-  python -m jaxgen.metrics.domain --workdir runs/classifier_<name> --name <name>
+  python -m jaxgen.tools.export_classifier --workdir runs/classifier_<name> --name <name>
 
 Expected input: float images [B, H, W, 1] in [0, 1] (pixel / 255, the "scale01" preprocessing,
 white digits or garments on black, as in the datasets), 28×28 as the datasets store them, or
@@ -32,7 +32,8 @@ PADDED_SIZE = 32  # accepted and cropped back to the trained size (data.pad_to=3
 Extractor = Callable[[jax.Array], tuple[jax.Array, jax.Array]]
 
 
-def _paths(name: str) -> tuple[Path, Path]:
+def weight_paths(name: str) -> tuple[Path, Path]:
+  """The (.npz variables, .json metadata) files of extractor `name` in WEIGHTS_DIR."""
   if name not in NAMES:
     raise ValueError(f"no domain extractor for {name!r}; expected one of {NAMES}")
   stem = WEIGHTS_DIR / f"classifier_{name}"
@@ -41,7 +42,7 @@ def _paths(name: str) -> tuple[Path, Path]:
 
 def info(name: str) -> dict:
   """The metadata of extractor `name`: dataset, split, accuracy, nll, step, config, ..."""
-  with open(_paths(name)[1]) as f:
+  with open(weight_paths(name)[1]) as f:
     return json.load(f)
 
 
@@ -50,7 +51,7 @@ def load_domain_extractor(name: str) -> Extractor:
   logits [B, num_classes] float32) of the shipped classifier for dataset `name` (see NAMES);
   the features are the ReLU outputs of its penultimate layer. Batch norm uses its running
   statistics, so each image's outputs do not depend on the rest of the batch."""
-  weights, _ = _paths(name)
+  weights, _ = weight_paths(name)
   meta = info(name)
   model = classifier_models.Classifier(num_classes=meta["num_classes"], **{
       **meta["model"], "features": tuple(meta["model"]["features"])})
@@ -73,41 +74,3 @@ def load_domain_extractor(name: str) -> Extractor:
     return features, logits
 
   return jax.jit(extract)
-
-
-def export(workdir: str, name: str, *, step: int | None = None) -> dict:
-  """Writes the classifier checkpointed in `workdir` as extractor `name`, with its accuracy
-  on the config's eval split; returns the metadata written."""
-  from jaxgen import config as config_lib, runtime  # a run is needed only to export
-  from jaxgen.evaluators.likelihood import Likelihood
-  from jaxgen.run import Run
-  config = config_lib.load_from_workdir(workdir)
-  runtime.setup()
-  run = Run(config, workdir)
-  state = run.restore(step)
-  run.checkpoints.close()
-  _, scores = Likelihood(run).run(state)
-  variables = {"params": state.params["classifier"], **state.collections}
-  flat = traverse_util.flatten_dict(jax.device_get(variables), sep="/")
-  meta = dict(
-      dataset=config.data.name, train_split=config.data.train_split,
-      split=config.data.eval_split, accuracy=scores["accuracy"], nll=scores["nll"],
-      step=int(state.step), image_shape=list(run.spec.image_shape),
-      num_classes=run.spec.num_classes, preprocess=config.data.preprocess,
-      model=config.model.to_dict(), config=json.loads(config.to_json()))
-  weights, meta_path = _paths(name)
-  np.savez(weights, **{k: np.asarray(v) for k, v in flat.items()})
-  with open(meta_path, "w") as f:
-    json.dump(meta, f, indent=1, sort_keys=True)
-  return meta
-
-
-if __name__ == "__main__":
-  import argparse
-  parser = argparse.ArgumentParser(description=export.__doc__)
-  parser.add_argument("--workdir", required=True)
-  parser.add_argument("--name", required=True, choices=NAMES)
-  parser.add_argument("--step", type=int, default=None)
-  args = parser.parse_args()
-  result = export(args.workdir, args.name, step=args.step)
-  print(json.dumps({k: result[k] for k in ("dataset", "split", "accuracy", "nll", "step")}))

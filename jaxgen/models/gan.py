@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgen import registry
-from jaxgen.methods.base import DataSpec
 from jaxgen.models.layers import PhaseConvTranspose
+from jaxgen.types import DataSpec
 
 OUTPUTS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "sigmoid": nn.sigmoid,  # the classic: data in [0, 1]

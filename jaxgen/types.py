@@ -1,0 +1,13 @@
+"""Types shared across layers (models, methods, the trainer). A leaf: imports nothing from jaxgen,
+so any layer may import it without pulling in another."""
+
+from typing import NamedTuple
+
+
+class DataSpec(NamedTuple):
+  """What a method needs to know about its data to build its networks."""
+  image_shape: tuple[int, ...]  # (H, W, C) after preprocessing (padding included); (2,) for points
+  num_classes: int
+  # ((top, bottom), (left, right)) rows and columns of `image_shape` that data.pad_to added:
+  # not pixels of the data, so likelihoods must leave them out (see methods.base.real_pixels).
+  padding: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
