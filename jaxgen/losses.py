@@ -289,6 +289,18 @@ def lsgan_g(fake_logits: jax.Array, *, c: float = 1.0) -> jax.Array:
   return 0.5 * jnp.square(fake_logits - c)
 
 
+def lsgan_sigmoid_d(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+  """½(σ(ℓ(x)) - 1)² + ½σ(ℓ(G(z)))²: least squares on the sigmoid of the logits, as Lucic et al.
+  (2018) train "LSGAN" (compare_gan v1, gans/LSGAN.py), rather than on raw scores (`lsgan_d`,
+  Mao et al.). The squares are bounded, and their gradients vanish where σ saturates."""
+  return lsgan_d(jax.nn.sigmoid(real_logits), jax.nn.sigmoid(fake_logits))
+
+
+def lsgan_sigmoid_g(fake_logits: jax.Array) -> jax.Array:
+  """½(σ(ℓ(G(z))) - 1)²."""
+  return lsgan_g(jax.nn.sigmoid(fake_logits))
+
+
 def hinge_d(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
   """relu(1 - D(x)) + relu(1 + D(G(z))) (Lim & Ye 2017; Miyato et al. 2018)."""
   _check_logits(real_logits, fake_logits)
@@ -360,6 +372,7 @@ GAN_LOSSES = {
     "minimax": GanLoss(minimax_d, minimax_g, False),
     "non_saturating": GanLoss(minimax_d, non_saturating_g, False),
     "lsgan": GanLoss(lsgan_d, lsgan_g, False),
+    "lsgan_sigmoid": GanLoss(lsgan_sigmoid_d, lsgan_sigmoid_g, False),
     "hinge": GanLoss(hinge_d, hinge_g, False),
     "wgan_gp": GanLoss(wasserstein_d, wasserstein_g, True),
 }

@@ -81,7 +81,8 @@ def test_losses_are_unreduced_and_reject_column_logits(name):
 
 
 def test_gan_loss_table():
-  assert set(losses.GAN_LOSSES) == {"minimax", "non_saturating", "lsgan", "hinge", "wgan_gp"}
+  assert set(losses.GAN_LOSSES) == {"minimax", "non_saturating", "lsgan", "lsgan_sigmoid", "hinge",
+                                    "wgan_gp"}
   assert [n for n, p in losses.GAN_LOSSES.items() if p.gradient_penalty] == ["wgan_gp"]
   wgan = losses.get_gan_loss("wgan_gp")
   assert wgan.d is losses.wasserstein_d and wgan.g is losses.wasserstein_g

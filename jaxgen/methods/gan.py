@@ -2,11 +2,13 @@
 
 Config keys read (all declared in `default_method_config`):
   model.*: the generator and discriminator, see jaxgen.models.gan (model.latent_dim is the size
-        of z ~ N(0, I); model.conditional feeds labels to both networks)
+        of z; model.conditional feeds labels to both networks)
   loss: a discriminator/generator loss pair, see jaxgen.losses.GAN_LOSSES ("module:attr" for
         your own `GanLoss`)
   optimizer: the generator's; d_optimizer: the discriminator's (see jaxgen.optim.default_config)
   gan.n_critic: discriminator steps per generator step
+  gan.prior: z's distribution, a key of jaxgen.methods.latent.PRIORS: "normal" (N(0, I)) or
+        "uniform" (U[-1, 1] per dimension, as DCGAN's and compare_gan's code draw it)
   gan.gp_weight: λ of the WGAN-GP penalty, for loss pairs with gradient_penalty=True
   gan.r1_weight: γ of the R1 penalty on real data, added as γ/2 · R1 (0: off)
   gan.ema_decay: keeps an EMA of the generator, its weights and its batch statistics alike, used
@@ -61,7 +63,7 @@ def default_method_config() -> ml_collections.ConfigDict:
       loss="non_saturating",
       optimizer=optim.default_config(lr=2e-4, b1=0.5),
       d_optimizer=optim.default_config(lr=2e-4, b1=0.5),
-      gan=dict(n_critic=1, gp_weight=10.0, r1_weight=0.0, ema_decay=0.0),
+      gan=dict(n_critic=1, prior="normal", gp_weight=10.0, r1_weight=0.0, ema_decay=0.0),
   ))
 
 
@@ -126,10 +128,17 @@ class _Networks:
   def __init__(self, config: ml_collections.ConfigDict, spec: DataSpec):
     self.generator, self.discriminator = gan_models.make(config.model, spec)
     self.latent_dim = config.model.latent_dim
+    if config.gan.prior not in latent.PRIORS:
+      raise ValueError(f"gan.prior {config.gan.prior!r}: expected one of {sorted(latent.PRIORS)}")
+    self.prior = config.gan.prior
     self.conditional = config.model.conditional
     self.num_classes = spec.num_classes
     self.points = len(spec.image_shape) == 1  # 2-D toy data: samples are raw points
     self.scale11 = config.data.preprocess == "scale11"
+
+  def latents(self, key: PRNGKey, num: int) -> jax.Array:
+    """[num, latent_dim] draws of z from gan.prior."""
+    return latent.PRIORS[self.prior](key, (num, self.latent_dim))
 
   def default_labels(self, num: int) -> jax.Array:
     """0, 1, ..., num_classes - 1, 0, 1, ... (zeros for unconditional models, which ignore
@@ -189,7 +198,7 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
     d_params, d_opt_state, g_coll, d_coll = carry
     real, labels, key = inputs
     z_key, penalty_key = jax.random.split(key)
-    z = jax.random.normal(z_key, (real.shape[0], nets.latent_dim))
+    z = nets.latents(z_key, real.shape[0])
     fake, g_coll = _apply(generator, g_params, g_coll, z, labels, train=True)
     fake = jax.lax.stop_gradient(fake)
 
@@ -236,7 +245,7 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
     d_params, d_opt_state, g_coll, d_coll = carry
 
     z_key, label_key = jax.random.split(keys[n_critic])
-    z = jax.random.normal(z_key, (chunk, nets.latent_dim))
+    z = nets.latents(z_key, chunk)
     fake_labels = nets.random_labels(label_key, chunk)
 
     def g_loss_fn(params):
@@ -269,7 +278,7 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
     `sample` uses, with the real labels), and both players' losses on them (no penalties)."""
     x, labels = batch["image"], batch["label"]
     d_params, d_coll = state.params["discriminator"], state.collections["discriminator"]
-    z = jax.random.normal(key, (x.shape[0], nets.latent_dim))
+    z = nets.latents(key, x.shape[0])
     fake, _ = _apply(generator, *_sampling_generator(state), z, labels, train=False)
     real_logits, _ = _apply(discriminator, d_params, d_coll, x, labels, train=False)
     fake_logits, _ = _apply(discriminator, d_params, d_coll, fake, labels, train=False)
@@ -280,14 +289,14 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
     """[num, *image_shape] images in [0, 1] (raw points for 2-D data); labels: int [num] for
     conditional models, None for classes 0, 1, ..., num_classes - 1, 0, ... in turn."""
     labels = nets.default_labels(num) if labels is None else jnp.asarray(labels, jnp.int32)
-    return nets.generate(state, jax.random.normal(key, (num, nets.latent_dim)), labels)
+    return nets.generate(state, nets.latents(key, num), labels)
 
   def interpolate(state: TrainState, key: PRNGKey, num_rows: int, steps: int,
                   labels=None) -> jax.Array:
-    """[num_rows · steps, *image_shape]: one slerp walk per row (`latent.interpolation_grid`).
+    """[num_rows · steps, *image_shape]: one walk per row (`latent.interpolation_grid`).
     A conditional model keeps row r's label along the row: labels[r], by default
     r mod num_classes."""
-    z = latent.interpolation_grid(key, num_rows, steps, nets.latent_dim)
+    z = latent.interpolation_grid(key, num_rows, steps, nets.latent_dim, nets.prior)
     labels = nets.default_labels(num_rows) if labels is None else jnp.asarray(labels, jnp.int32)
     return nets.generate(state, z, jnp.repeat(labels, steps))
 

@@ -1,6 +1,7 @@
-"""GAN generators and discriminators: the classic MLP GAN and DCGAN, optionally class-conditional
-(label embedding in G, projection discriminator) and with spectral normalization in D; the DCGAN
-critic normalizes by batch norm, layer norm or nothing (model.d_norm).
+"""GAN generators and discriminators: the classic MLP GAN, DCGAN and the InfoGAN-style networks
+of Lucic et al. (2018), optionally class-conditional (label embedding in G, projection
+discriminator) and with spectral normalization in D; the DCGAN critic normalizes by batch norm,
+layer norm or nothing (model.d_norm), the InfoGAN one by batch norm or nothing.
 
 Generator `(z [B, latent], labels [B] | None, *, train) -> [B, *image_shape]`; discriminator
 `(x [B, *image_shape], labels [B] | None, *, train) -> logits [B]`. `labels` is read only by
@@ -195,6 +196,73 @@ class DCGANFeatures(nn.Module):
     return h.reshape(h.shape[0], -1)
 
 
+# Lucic et al. (2018), google/compare_gan v1 (gans/ops.py): dense and transposed-convolution
+# weights ~ N(0, 0.02), convolution weights ~ N(0, 0.02) truncated at two standard deviations
+# (tf.truncated_normal_initializer, which jax's truncated_normal matches: stddev is that of the
+# untruncated normal), biases 0, batch norm with scale 1 and offset 0.
+_INFOGAN_CONV_INIT = nn.initializers.truncated_normal(0.02)
+
+
+def _infogan_batch_norm(train: bool) -> nn.BatchNorm:
+  # tf.contrib.layers.batch_norm(decay=0.999, epsilon=0.001, scale=True) as compare_gan's
+  # ops.batch_norm calls it; Flax's momentum is TF's decay.
+  return nn.BatchNorm(use_running_average=not train, momentum=0.999, epsilon=1e-3)
+
+
+class InfoGANGenerator(nn.Module):
+  """z -> dense 16w, BN, lReLU -> dense (H/4)(W/4)2w, BN, lReLU -> 4x4 stride-2 transposed conv
+  w, BN, lReLU -> 4x4 stride-2 transposed conv C -> `output`; w = 64 gives compare_gan's
+  1024, 7x7x128, 14x14x64, 28x28xC. LeakyReLU 0.2 throughout, as compare_gan's code (the
+  original InfoGAN's generator has ReLU). Every layer keeps its bias, batch norm or not, as
+  compare_gan's does (so the parameter counts are the study's)."""
+  width: int
+  out_shape: tuple[int, int, int]
+  output: str  # a key of OUTPUTS
+  phase_transposed_conv: bool  # PhaseConvTranspose (fast on CPU) or nn.ConvTranspose
+
+  @nn.compact
+  def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
+    height, width, channels = self.out_shape
+    act = lambda h: nn.leaky_relu(_infogan_batch_norm(train)(h), 0.2)
+    h = act(nn.Dense(16 * self.width, kernel_init=_DCGAN_KERNEL_INIT)(z))
+    h = act(nn.Dense(height // 4 * width // 4 * 2 * self.width, kernel_init=_DCGAN_KERNEL_INIT)(h))
+    h = h.reshape(z.shape[0], height // 4, width // 4, 2 * self.width)
+    for i, features in enumerate((self.width, channels)):
+      # Equal to tf.nn.conv2d_transpose(padding="SAME") with the kernel flipped in both spatial
+      # axes (and its two channel axes swapped): the same functions, and the same N(0, 0.02)
+      # distribution at init (tests/test_lucic_gan.py checks both against TensorFlow).
+      if self.phase_transposed_conv:
+        up = PhaseConvTranspose(features, kernel_init=_DCGAN_KERNEL_INIT, name=f"up{i}")
+      else:
+        up = nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME",
+                              kernel_init=_DCGAN_KERNEL_INIT, name=f"up{i}")
+      h = up(h)
+      h = act(h) if i == 0 else OUTPUTS[self.output](h)
+    return h
+
+
+class InfoGANFeatures(nn.Module):
+  """x -> 4x4 stride-2 conv w, lReLU -> 4x4 stride-2 conv 2w, [BN], lReLU -> dense 16w, [BN],
+  lReLU (LeakyReLU 0.2, SAME padding, biases everywhere); psi, the dense layer to the logit,
+  follows in `Discriminator`. w = 64 gives compare_gan's 64, 128, 1024."""
+  width: int
+  batch_norm: bool  # compare_gan's `discriminator_batchnorm` (never on the first layer)
+  spectral_norm: bool
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    def layer(module, h, norm):
+      h = _apply(module, h, spectral_norm=self.spectral_norm, train=train)
+      return nn.leaky_relu(_infogan_batch_norm(train)(h) if norm else h, 0.2)
+
+    conv = lambda f: nn.Conv(f, (4, 4), strides=(2, 2), padding="SAME",
+                             kernel_init=_INFOGAN_CONV_INIT)
+    h = layer(conv(self.width), x, False)
+    h = layer(conv(2 * self.width), h, self.batch_norm)
+    h = h.reshape(h.shape[0], -1)
+    return layer(nn.Dense(16 * self.width, kernel_init=_DCGAN_KERNEL_INIT), h, self.batch_norm)
+
+
 def _num_classes(c: ml_collections.ConfigDict, spec: DataSpec) -> int:
   if c.conditional and spec.num_classes < 1:
     raise ValueError("model.conditional needs a labelled dataset (spec.num_classes > 0)")
@@ -227,6 +295,28 @@ def dcgan(c: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn.M
                                                     _DCGAN_KERNEL_INIT)
 
 
+def infogan(c: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn.Module]:
+  """The InfoGAN-style G and D of Lucic et al. (2018) as google/compare_gan v1 builds them for
+  28x28 MNIST and Fashion-MNIST (H and W divisible by 4): widths from model.base_width (64: the
+  study's), batch norm in G always and in D's second and third layers when model.d_norm is
+  "batch" (off: "none"; the study searched both, and fixed it off for WGAN-GP), model.output
+  (the study's sigmoid, for data in [0, 1]). The study's initialization throughout; the
+  conditional models' label embeddings are not the study's and keep Flax's."""
+  if c.output not in OUTPUTS:
+    raise ValueError(f"model.output {c.output!r}: expected one of {sorted(OUTPUTS)}")
+  if c.d_norm not in ("batch", "none"):
+    raise ValueError(f"model.d_norm {c.d_norm!r}: the infogan discriminator takes 'batch' or "
+                     "'none'")
+  shape = tuple(spec.image_shape)
+  if len(shape) != 3 or shape[0] % 4 or shape[1] % 4:
+    raise ValueError(f"infogan needs [H, W, C] images with H and W divisible by 4, got {shape}")
+  num_classes = _num_classes(c, spec)
+  body = InfoGANGenerator(c.base_width, shape, c.output, c.phase_transposed_conv)
+  features = InfoGANFeatures(c.base_width, c.d_norm == "batch", c.spectral_norm)
+  return Generator(body, num_classes), Discriminator(features, num_classes, c.spectral_norm,
+                                                    _DCGAN_KERNEL_INIT)
+
+
 def default_model_config() -> ml_collections.ConfigDict:
   """Every model key, with defaults: the classic MLP GAN (latent_dim is read by the method, which
   draws z; the conditional generator's label embedding has the same width)."""
@@ -235,13 +325,14 @@ def default_model_config() -> ml_collections.ConfigDict:
       latent_dim=100,
       hidden_g=(256, 512, 1024),  # mlp
       hidden_d=(512, 256),        # mlp
-      output="sigmoid",           # mlp: a key of OUTPUTS; DCGAN is always tanh
-      base_width=64,              # dcgan
+      output="sigmoid",           # mlp, infogan: a key of OUTPUTS; DCGAN is always tanh
+      base_width=64,              # dcgan; infogan (w: convs w and 2w, dense 16w)
       spectral_norm=False,        # in D, independent of d_norm
-      d_norm="batch",             # dcgan: D's normalization from its second layer on (CRITIC_NORMS)
+      d_norm="batch",             # dcgan: D's normalization from its second layer on
+                                  # (CRITIC_NORMS); infogan: "batch" or "none"
       d_kernel_size=4,            # dcgan: D's convolutions (5 in Gulrajani et al.'s critics)
       conditional=False,          # label embedding concatenated to z; projection discriminator
-      phase_transposed_conv=True,  # dcgan
+      phase_transposed_conv=True,  # dcgan, infogan
   ))
 
 
@@ -249,6 +340,7 @@ def default_model_config() -> ml_collections.ConfigDict:
 MODELS: dict[str, Callable[[ml_collections.ConfigDict, DataSpec], tuple[nn.Module, nn.Module]]] = {
     "mlp": mlp,
     "dcgan": dcgan,
+    "infogan": infogan,
 }
 
 
