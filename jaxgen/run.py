@@ -12,7 +12,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from jaxgen import checkpoint, methods, prng
 from jaxgen import data as data_lib
 from jaxgen.data import loader as loader_lib
-from jaxgen.methods.base import DataSpec
+from jaxgen.types import DataSpec
 
 
 class Run:

@@ -16,7 +16,7 @@ from conftest import load_config, run_cli
 from jaxgen import losses
 from jaxgen import train
 from jaxgen.methods import gan, latent
-from jaxgen.methods.base import DataSpec
+from jaxgen.types import DataSpec
 from jaxgen.models import gan as gan_models
 from jaxgen.models.layers import PhaseConvTranspose
 
