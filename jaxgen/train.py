@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from jaxgen import checkpoint, config as config_lib, evaluators as evaluators_lib, images
 from jaxgen.data import loader as loader_lib
+from jaxgen.methods.base import count_steps
 from jaxgen.run import Run
 
 
@@ -83,12 +84,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
                                   run.keys["data_order"], config.data.on_device)
   pre_key = run.keys["data_preprocess"]
   traces = []
+  method_step = count_steps(run.method.train_step)  # the trainer advances step
 
   def train_step(state, inputs):
     traces.append(None)  # runs once per trace: a retrace would show up in the summary
     raw = loader.select(inputs, state.step)
     batch = run.preprocess(raw, jax.random.fold_in(pre_key, state.step))
-    return run.method.train_step(state, batch, jax.random.fold_in(run.keys["train"], state.step))
+    return method_step(state, batch, jax.random.fold_in(run.keys["train"], state.step))
 
   step_fn = jax.jit(train_step, donate_argnums=0, out_shardings=run.replicated)
 

@@ -144,7 +144,8 @@ def trained():
   method = methods.get(small_config(), SPEC)
   batch = binary_batch(batch_size=128)
   state = jax.jit(method.init)(jax.random.key(0), batch)
-  step = jax.jit(chex.assert_max_traces(method.train_step, n=1), donate_argnums=0)
+  step = jax.jit(methods.base.count_steps(chex.assert_max_traces(method.train_step, n=1)),
+                 donate_argnums=0)
   losses = []
   for i in range(100):
     state, metrics = step(state, batch, jax.random.fold_in(jax.random.key(1), i))

@@ -98,7 +98,7 @@ def test_train_step_metrics_and_a_single_trace(loss, r1_weight):
   method = gan.make(c, SPEC)
   state = method.init(jax.random.key(0), image_batch(8))
   chex.clear_trace_counter()  # the count is per function body, shared by the parametrizations
-  step = jax.jit(chex.assert_max_traces(method.train_step, n=1))
+  step = jax.jit(methods.base.count_steps(chex.assert_max_traces(method.train_step, n=1)))
   for i in range(3):
     state, metrics = step(state, image_batch(8, seed=i), jax.random.key(i))
   expected = {"loss", "d_loss", "g_loss", "d_real", "d_fake", "l2_grads_d", "l2_grads_g",
@@ -413,7 +413,8 @@ def train_on_ring(c, seed, phases, batch_size):
         idx = jax.random.randint(jax.random.fold_in(data_key, state.step), (batch_size,), 0,
                                  len(points))
         batch = {"image": points[idx], "label": jnp.zeros(batch_size, jnp.int32)}
-        return method.train_step(state, batch, jax.random.fold_in(train_key, state.step))
+        return methods.base.count_steps(method.train_step)(
+            state, batch, jax.random.fold_in(train_key, state.step))
       return jax.lax.scan(step, state, length=steps)
 
     state, metrics = run(state)

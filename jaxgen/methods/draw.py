@@ -3,7 +3,7 @@
 Loss (the paper's L^x + L^z, with β as in jaxgen.methods.vae): the Bernoulli NLL of x under the
 final canvas plus β · Σ_t KL(q(z_t|h^enc_t) || N(0, I)). Evaluation always uses β = 1.
 
-Config keys read (all declared in `default_method_config`; configs set method = "draw"):
+Config keys read (all declared in `default_method_config`):
   model.name: "attention" or "no_attention" (jaxgen.models.draw.MODELS)
   model.steps (T), model.hidden (LSTM units, encoder and decoder), model.latent_dim (z_t),
   model.read_n, model.write_n (N of the read and write glimpses; attention only)
@@ -36,6 +36,7 @@ from jaxgen.types import DataSpec
 def default_method_config() -> ml_collections.ConfigDict:
   """Every key `make` reads, with defaults: the paper's MNIST model with attention."""
   return ml_collections.ConfigDict(dict(
+      method="draw",
       model=dict(name="attention", steps=64, hidden=256, latent_dim=100, read_n=2, write_n=5),
       beta=1.0,
       optimizer=optim.default_config(grad_clip_norm=5.0),

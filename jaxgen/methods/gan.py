@@ -50,7 +50,7 @@ from jaxgen import config as config_lib
 from jaxgen import losses
 from jaxgen import optim
 from jaxgen.methods import latent
-from jaxgen.methods.base import Batch, Method, Metrics, PRNGKey, TrainState
+from jaxgen.methods.base import Batch, Method, Metrics, PRNGKey, TrainState, apply_update
 from jaxgen.models import gan as gan_models
 from jaxgen.types import DataSpec
 
@@ -59,6 +59,7 @@ def default_method_config() -> ml_collections.ConfigDict:
   """Every key `make` reads, with defaults: the classic MLP GAN, trained with DCGAN's
   optimizer settings (Adam 2e-4, β1 = 0.5; Radford et al. 2016) and the non-saturating loss."""
   return ml_collections.ConfigDict(dict(
+      method="gan",
       model=gan_models.default_model_config(),
       loss="non_saturating",
       optimizer=optim.default_config(lr=2e-4, b1=0.5),
@@ -217,12 +218,11 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
         loss += 0.5 * r1_weight * aux["r1"]
       return loss, (coll, aux)
 
-    (loss, (d_coll, aux)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_params)
-    updates, d_opt_state = tx_d.update(grads, d_opt_state, d_params)
-    d_params = optax.apply_updates(d_params, updates)
-    metrics = dict(d_loss=loss, l2_grads_d=optax.tree.norm(grads),
-                   l2_updates_d=optax.tree.norm(updates), **aux)
-    return (d_params, d_opt_state, g_coll, d_coll), metrics
+    u = apply_update(d_params, d_opt_state, tx_d, loss_fn)
+    d_coll, aux = u.aux
+    metrics = dict(d_loss=u.loss, l2_grads_d=u.norms["l2_grads"],
+                   l2_updates_d=u.norms["l2_updates"], **aux)
+    return (u.params, u.opt_state, g_coll, d_coll), metrics
 
   def train_step(state: TrainState, batch: Batch, key: PRNGKey) -> tuple[TrainState, Metrics]:
     x, labels = batch["image"], batch["label"]
@@ -253,22 +253,20 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
       logits, d_coll_new = _apply(discriminator, d_params, d_coll, fake, fake_labels, train=True)
       return jnp.mean(pair.g(logits)), (g_coll_new, d_coll_new)
 
-    (g_loss, (g_coll, d_coll)), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(g_params)
-    g_updates, g_opt_state = tx_g.update(g_grads, state.opt_state["generator"], g_params)
-    g_params = optax.apply_updates(g_params, g_updates)
+    g = apply_update(g_params, state.opt_state["generator"], tx_g, g_loss_fn)
+    g_params, (g_coll, d_coll) = g.params, g.aux
 
     ema_params, ema_collections = state.ema_params, state.ema_collections
     if ema_params is not None:
       ema_g = ema_update(_sampling_generator(state), (g_params, g_coll), ema_decay)
       ema_params, ema_collections = {"generator": ema_g[0]}, {"generator": ema_g[1]}
     metrics = {k: jnp.mean(jnp.stack([m[k] for m in d_metrics])) for k in d_metrics[0]}
-    metrics.update(loss=metrics["d_loss"] + g_loss, g_loss=g_loss,
-                   l2_grads_g=optax.tree.norm(g_grads), l2_updates_g=optax.tree.norm(g_updates),
-                   l2_params_g=optax.tree.norm(g_params), l2_params_d=optax.tree.norm(d_params))
+    metrics.update(loss=metrics["d_loss"] + g.loss, g_loss=g.loss,
+                   l2_grads_g=g.norms["l2_grads"], l2_updates_g=g.norms["l2_updates"],
+                   l2_params_g=g.norms["l2_params"], l2_params_d=optax.tree.norm(d_params))
     new_state = state.replace(
-        step=state.step + 1,
         params={"generator": g_params, "discriminator": d_params},
-        opt_state={"generator": g_opt_state, "discriminator": d_opt_state},
+        opt_state={"generator": g.opt_state, "discriminator": d_opt_state},
         collections={"generator": g_coll, "discriminator": d_coll},
         ema_params=ema_params, ema_collections=ema_collections)
     return new_state, metrics

@@ -39,6 +39,7 @@ from jaxgen.types import DataSpec
 def default_method_config() -> ml_collections.ConfigDict:
   """Every key `make` reads, with defaults: the classic MLP VAE on binarized MNIST."""
   return ml_collections.ConfigDict(dict(
+      method="vae",
       model=dict(name="mlp", latent_dim=50, hidden=(256, 256), features=(32, 64, 128),
                  activation="relu", kernel_init="lecun_normal"),
       loss="bernoulli",

@@ -1,0 +1,173 @@
+"""The Method contract (jaxgen/methods/base.py) from a researcher's side: a minimal method
+written only against it, plugged in by import path ("test_method_contract:make") and trained
+by the real trainer; the trainer owns the step counter; the built-in families fit the slots'
+Protocols."""
+
+import inspect
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+
+from conftest import assert_trees_equal, load_config
+from jaxgen import config as config_lib
+from jaxgen import methods, prng, train
+from jaxgen.methods.base import (EvalStepFn, InitFn, InterpolateFn, Method, ReconstructFn,
+                                 SampleFn, SampleSequenceFn, TrainState, TrainStepFn,
+                                 apply_update)
+
+STEPS = 12
+
+
+def make(config, spec):
+  """A per-pixel Gaussian x ~ N(μ, I) with μ learned by SGD on jittered data, x + 0.1 ε (ε
+  from the step's key), through the contract's `apply_update`. Its collections record, at
+  index state.step, what each step saw: the batch's sum and its first noise draw."""
+  del spec  # the shapes come from the batch
+  tx = optax.sgd(config.optimizer.lr)
+
+  def init(key, batch):
+    del key
+    params = {"mean": jnp.zeros(batch["image"].shape[1:], jnp.float32)}
+    seen = {"batch_sum": jnp.zeros(STEPS), "noise": jnp.zeros(STEPS)}
+    return TrainState(step=jnp.zeros((), jnp.int32), params={"model": params},
+                      opt_state={"model": tx.init(params)}, collections={"seen": seen})
+
+  def train_step(state, batch, key):
+    x = batch["image"]
+    eps = jax.random.normal(key, x.shape)
+
+    def loss_fn(params):
+      return 0.5 * jnp.mean(jnp.square(x + 0.1 * eps - params["mean"])), None
+
+    u = apply_update(state.params["model"], state.opt_state["model"], tx, loss_fn)
+    seen = state.collections["seen"]
+    seen = {"batch_sum": seen["batch_sum"].at[state.step].set(jnp.sum(x)),
+            "noise": seen["noise"].at[state.step].set(eps.reshape(-1)[0])}
+    return state.replace(params={"model": u.params}, opt_state={"model": u.opt_state},
+                         collections={"seen": seen}), {"loss": u.loss, **u.norms}
+
+  def eval_step(state, batch, key):
+    del key
+    sq = jnp.square(batch["image"] - state.params["model"]["mean"])
+    return {"nll": 0.5 * jnp.sum(sq.reshape(sq.shape[0], -1), axis=1)}
+
+  def sample(state, key, num, labels=None):
+    del labels
+    mean = state.params["model"]["mean"]
+    return jnp.clip(mean + 0.1 * jax.random.normal(key, (num, *mean.shape)), 0.0, 1.0)
+
+  return Method(init=init, train_step=train_step, eval_step=eval_step, sample=sample)
+
+
+def _changing_step(delta):
+  """make's method, except that train_step returns step + delta, as methods did before the
+  trainer owned the counter (delta 1) or as a method that meddles with it would."""
+  def make_changing(config, spec):
+    method = make(config, spec)
+
+    def train_step(state, batch, key):
+      new_state, metrics = method.train_step(state, batch, key)
+      return new_state.replace(step=state.step + delta), metrics
+    return method._replace(train_step=train_step)
+  return make_changing
+
+
+make_old_style, make_jumping = _changing_step(1), _changing_step(7)
+
+
+def contract_config(method="test_method_contract:make", steps=STEPS):
+  c = config_lib.base()
+  c.method = method
+  c.model = ml_collections.ConfigDict(dict(name="gaussian"))  # the trainer reads model.name
+  c.data.update(train_split="train[:512]", preprocess="scale01")  # 8 steps per epoch
+  c.optimizer.lr = 0.5
+  config_lib.tiny_schedule(c, steps=steps)
+  c.log_every = 1
+  c.eval.num_examples = 256
+  return c
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+  c = contract_config()
+  return c, train.train_and_evaluate(c, str(tmp_path_factory.mktemp("straight")))
+
+
+def test_a_minimal_method_trains_through_the_trainer(straight):
+  c, (state, summary) = straight
+  assert int(state.step) == STEPS == summary["step"] and summary["compiles"] == 1
+  assert set(summary["eval"]) == {"eval/nll"} and np.isfinite(summary["eval"]["eval/nll"])
+  seen = jax.device_get(state.collections["seen"])
+  # Every step saw its own batch (the epoch boundary at step 8 included) and its own noise,
+  # the noise from the trainer's key for the step before it was advanced.
+  assert len(set(seen["batch_sum"].tolist())) == STEPS
+  train_key = prng.run_keys(c.seed)["train"]
+  expected = [jax.random.normal(jax.random.fold_in(train_key, s), (c.batch_size, 28, 28, 1))
+              .reshape(-1)[0] for s in range(STEPS)]
+  np.testing.assert_array_equal(seen["noise"], np.asarray(expected))
+  assert len(set(seen["noise"].tolist())) == STEPS
+
+
+def test_a_minimal_method_resumes_bit_identically(tmp_path, straight):
+  _, (straight_state, _) = straight
+  train.train_and_evaluate(contract_config(steps=5), str(tmp_path))
+  resumed, summary = train.train_and_evaluate(contract_config(), str(tmp_path))
+  assert summary["step"] == STEPS
+  assert_trees_equal(jax.device_get(straight_state), jax.device_get(resumed))
+
+
+@pytest.mark.parametrize("maker", ["make_old_style", "make_jumping"])
+def test_a_step_returned_by_the_method_is_overridden(tmp_path, straight, maker):
+  """The trainer sets step = state.step + 1 whatever train_step returned: a method written
+  for the old contract (returning step + 1) or one changing step at will trains exactly as
+  one that leaves it alone."""
+  _, (straight_state, _) = straight
+  state, summary = train.train_and_evaluate(
+      contract_config(method=f"test_method_contract:{maker}"), str(tmp_path))
+  assert summary["step"] == STEPS
+  assert_trees_equal(jax.device_get(straight_state), jax.device_get(state))
+
+
+def test_count_steps_sets_the_step_whatever_the_method_returned():
+  state = TrainState(step=jnp.asarray(4, jnp.int32), params={}, opt_state={}, collections={})
+  for delta in (0, 1, 7):
+    step = methods.base.count_steps(lambda s, b, k, d=delta: (s.replace(step=s.step + d), {}))
+    new_state, _ = jax.jit(step)(state, {}, jax.random.key(0))
+    assert int(new_state.step) == 5 and new_state.step.dtype == jnp.int32
+
+
+SLOTS = {"init": InitFn, "train_step": TrainStepFn, "eval_step": EvalStepFn,
+         "sample": SampleFn, "reconstruct": ReconstructFn, "interpolate": InterpolateFn,
+         "sample_sequence": SampleSequenceFn}
+
+
+def test_method_slots_are_typed_by_their_protocols():
+  assert {name: Method.__annotations__[name] for name in Method._fields} == {
+      name: p if name in ("init", "train_step", "eval_step") else p | None
+      for name, p in SLOTS.items()}
+
+
+@pytest.mark.parametrize("name,family", [
+    ("vae_fashion_mnist", "vae"), ("dcgan_fashion_mnist", "gan"),
+    ("classifier_fashion_mnist", "classifier"), ("draw_fashion_mnist", "draw"),
+    ("pixelcnn", "autoregressive")])
+def test_every_family_sets_its_method_and_fits_the_protocols(name, family):
+  """Each family's defaults name it, and each slot it fills takes its Protocol's arguments
+  in order (the trainer passes them by position)."""
+  assert set(methods.METHODS) == {"vae", "gan", "classifier", "draw", "autoregressive"}
+  c = load_config(name)
+  assert getattr(methods, family).default_method_config().method == c.method == family
+  side = c.data.pad_to or 28
+  method = methods.get(c, methods.base.DataSpec((side, side, 1), 10))
+  for slot, protocol in SLOTS.items():
+    fn = getattr(method, slot)
+    if fn is None:
+      continue
+    params = list(inspect.signature(protocol.__call__).parameters.values())[1:]
+    args = [p.name for p in params if p.default is inspect.Parameter.empty]
+    inspect.signature(fn).bind(*args)  # the required arguments, by position
+    inspect.signature(fn).bind(*[p.name for p in params])  # and the optional ones
