@@ -20,6 +20,7 @@ class Run:
   entry points call it) for their numbers."""
 
   def __init__(self, config: ml_collections.ConfigDict, workdir: str):
+    config = methods.with_defaults(config)  # a workdir from before a key existed
     self.config, self.workdir = config, workdir
     self.mesh = jax.make_mesh((jax.device_count(),), ("data",),
                               axis_types=(jax.sharding.AxisType.Auto,))

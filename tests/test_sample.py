@@ -109,3 +109,24 @@ def test_sequence_writes_every_canvas_as_gif_and_strip(draw_run):
   with pytest.raises(ValueError, match="does not generate a sequence"):
     Run(load_config("vae_fashion_mnist", "tiny"), str(workdir / "vae")).sample_sequence(
         None, 0, 1)
+
+
+def test_a_workdir_from_before_a_key_existed_still_samples(tmp_path):
+  """config.json written before gan.prior and config.evals existed: the keys take their
+  defaults (the behavior from before them), and sampling gives the same pixels."""
+  config = load_config("dcgan_fashion_mnist", "tiny")
+  config.num_steps = 1
+  workdir = tmp_path / "old"
+  train.train_and_evaluate(config, str(workdir))
+  path = workdir / "config.json"
+  old = json.loads(path.read_text())
+  del old["gan"]["prior"], old["evals"]
+  path.write_text(json.dumps(old))
+  out = {}
+  for name in ("old", "new"):
+    if name == "new":
+      path.write_text(config.to_json())
+    run_cli("-m", "jaxgen.sample", "--workdir", str(workdir), "--num", "4", "--npz",
+            "--out", str(tmp_path / f"{name}.png"))
+    out[name] = np.load(tmp_path / f"{name}.npz")["images"]
+  np.testing.assert_array_equal(out["old"], out["new"])
