@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from jaxgen.models import gan
-from jaxgen.models.layers import PhaseConvTranspose
+from jaxgen.models.layers import PatchConv, PhaseConvTranspose
 from jaxgen.types import DataSpec
 
 
@@ -81,6 +81,47 @@ def test_compiled_dcgan_gradient_has_no_reversed_kernel_convolution(phase_transp
                    d_vars["batch_stats"]).compile().as_text()
   assert "convolution(" in hlo
   assert ("rhs_reversal" in hlo) == (not phase_transposed_conv)
+
+
+@pytest.mark.parametrize("kernel_size,height,width", [(4, 28, 28), (4, 7, 7), (5, 32, 9)])
+def test_patch_conv_matches_flax_to_the_second_derivative(kernel_size, height, width):
+  """Values, gradients, and the weight gradient of a gradient-penalty-like loss (which
+  differentiates the input gradient) equal nn.Conv's with padding SAME and stride 2."""
+  x = jax.random.normal(key(0), (2, height, width, 3))
+  ref = nn.Conv(5, (kernel_size,) * 2, strides=(2, 2), padding="SAME")
+  patch = PatchConv(5, kernel_size, 2)
+  params = jax.jit(ref.init)(key(1), x)["params"]
+  jax.tree.map(np.testing.assert_array_equal, jax.jit(patch.init)(key(1), x)["params"], params)
+  params["bias"] = 0.1 * jax.random.normal(key(2), params["bias"].shape)
+
+  @jax.jit
+  def derivatives(params, x):
+    def penalty(m, p, x):  # ‖∇ₓ Σ tanh(conv(x))‖², as a gradient penalty sees the layer
+      g = jax.grad(lambda x: jnp.sum(jnp.tanh(m.apply({"params": p}, x))))(x)
+      return jnp.sum(g ** 2)
+    return [(m.apply({"params": params}, x), jax.grad(penalty, argnums=(1, 2))(m, params, x))
+            for m in (patch, ref)]
+
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
+               *derivatives(params, x))
+
+
+@pytest.mark.parametrize("patch_conv", [True, False])
+def test_compiled_penalty_gradient_has_no_reversed_kernel_convolution(patch_conv):
+  """The WGAN-GP critic update differentiates D's input gradient; with nn.Conv that makes
+  XLA:CPU convolutions with rhs_reversal (slow), with PatchConv none."""
+  spec = DataSpec((28, 28, 1), 0)
+  _, discriminator = gan.make(config(name="infogan", base_width=4, d_norm="none",
+                                     patch_conv=patch_conv), spec)
+  x = jnp.zeros((2, *spec.image_shape))
+  params = init(discriminator, x)["params"]
+
+  def penalty(params, x):
+    g = jax.grad(lambda x: jnp.sum(discriminator.apply({"params": params}, x, train=True)))(x)
+    return jnp.sum(g ** 2)
+
+  hlo = jax.jit(jax.grad(penalty)).lower(params, x).compile().as_text()
+  assert ("rhs_reversal" in hlo) == (not patch_conv)
 
 
 # ----- Shapes and parameter counts -------------------------------------------------------------

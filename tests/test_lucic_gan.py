@@ -108,7 +108,7 @@ def test_init_is_the_studys(full_size):
   kernels = {k: v for k, v in leaves.items() if k.endswith("kernel")}
   assert len(kernels) == 4 + 4
   for name, w in kernels.items():
-    conv = "Conv" in name
+    conv = "/conv" in name
     expected = truncated_std if conv else 0.02
     assert abs(w.std() / expected - 1) < 0.1 and abs(w.mean()) < 0.003, name
     assert (np.abs(w).max() <= 0.04) == conv, name

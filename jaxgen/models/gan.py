@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgen import registry
-from jaxgen.models.layers import PhaseConvTranspose
+from jaxgen.models.layers import PatchConv, PhaseConvTranspose
 from jaxgen.types import DataSpec
 
 OUTPUTS: dict[str, Callable[[jax.Array], jax.Array]] = {
@@ -248,6 +248,7 @@ class InfoGANFeatures(nn.Module):
   width: int
   batch_norm: bool  # compare_gan's `discriminator_batchnorm` (never on the first layer)
   spectral_norm: bool
+  patch_conv: bool  # PatchConv (fast penalty gradients on CPU) or nn.Conv, same params
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
@@ -255,10 +256,14 @@ class InfoGANFeatures(nn.Module):
       h = _apply(module, h, spectral_norm=self.spectral_norm, train=train)
       return nn.leaky_relu(_infogan_batch_norm(train)(h) if norm else h, 0.2)
 
-    conv = lambda f: nn.Conv(f, (4, 4), strides=(2, 2), padding="SAME",
-                             kernel_init=_INFOGAN_CONV_INIT)
-    h = layer(conv(self.width), x, False)
-    h = layer(conv(2 * self.width), h, self.batch_norm)
+    def conv(features, name):  # named, so both implementations give the same parameter tree
+      if self.patch_conv:
+        return PatchConv(features, 4, 2, kernel_init=_INFOGAN_CONV_INIT, name=name)
+      return nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME",
+                     kernel_init=_INFOGAN_CONV_INIT, name=name)
+
+    h = layer(conv(self.width, "conv0"), x, False)
+    h = layer(conv(2 * self.width, "conv1"), h, self.batch_norm)
     h = h.reshape(h.shape[0], -1)
     return layer(nn.Dense(16 * self.width, kernel_init=_DCGAN_KERNEL_INIT), h, self.batch_norm)
 
@@ -312,7 +317,7 @@ def infogan(c: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn
     raise ValueError(f"infogan needs [H, W, C] images with H and W divisible by 4, got {shape}")
   num_classes = _num_classes(c, spec)
   body = InfoGANGenerator(c.base_width, shape, c.output, c.phase_transposed_conv)
-  features = InfoGANFeatures(c.base_width, c.d_norm == "batch", c.spectral_norm)
+  features = InfoGANFeatures(c.base_width, c.d_norm == "batch", c.spectral_norm, c.patch_conv)
   return Generator(body, num_classes), Discriminator(features, num_classes, c.spectral_norm,
                                                     _DCGAN_KERNEL_INIT)
 
@@ -333,6 +338,7 @@ def default_model_config() -> ml_collections.ConfigDict:
       d_kernel_size=4,            # dcgan: D's convolutions (5 in Gulrajani et al.'s critics)
       conditional=False,          # label embedding concatenated to z; projection discriminator
       phase_transposed_conv=True,  # dcgan, infogan
+      patch_conv=True,            # infogan: D's convolutions as layers.PatchConv or nn.Conv
   ))
 
 

@@ -9,6 +9,11 @@ import numpy as np
 from flax.linen.dtypes import promote_dtype
 
 
+def _check_nhwc(layer: nn.Module, x: jax.Array) -> None:
+  if x.ndim != 4:
+    raise ValueError(f"{type(layer).__name__} expects [B, H, W, C] inputs, got shape {x.shape}")
+
+
 class PhaseConvTranspose(nn.Module):
   """`nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME")` on NHWC inputs,
   computed by output phase: same parameters (`kernel` (4, 4, in, out), `bias` (out,), same
@@ -38,8 +43,7 @@ class PhaseConvTranspose(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    if x.ndim != 4:
-      raise ValueError(f"PhaseConvTranspose expects [B, H, W, C] inputs, got shape {x.shape}")
+    _check_nhwc(self, x)
     batch, height, width, in_features = x.shape
     out = self.features
     kernel = self.param("kernel", self.kernel_init, (4, 4, in_features, out), self.param_dtype)
@@ -64,6 +68,41 @@ class PhaseConvTranspose(nn.Module):
     y = jnp.stack([jnp.stack([phase(a, 0), phase(a, 1)], axis=3) for a in (0, 1)], axis=2)
     y = y.reshape(batch, 2 * height, 2 * width, out)
     return y if bias is None else y + bias
+
+
+class PatchConv(nn.Module):
+  """`nn.Conv(features, (k, k), strides=(s, s), padding="SAME")` on NHWC inputs, computed as one
+  matrix product of the k·k strided input patches: same parameters (`kernel` (k, k, in, out),
+  `bias` (out,), same initialization), same numbers, [B, H, W, in] -> [B, ⌈H/s⌉, ⌈W/s⌉, out].
+
+  Why: a gradient penalty differentiates the critic's input gradient, whose weight gradient is a
+  convolution with `rhs_reversal` on XLA:CPU (no library kernel; see PhaseConvTranspose). Here
+  every derivative, of any order, is a matrix product, a pad or a strided slice: a penalized
+  update of the InfoGAN critic is ~3x faster on a 2-core CPU (a whole WGAN-GP step of
+  configs/lucic_gan.py ~2.2x), a plain one about as fast. SAME pads as XLA and TensorFlow do:
+  ⌈total/2⌉ after, the rest before.
+  """
+  features: int
+  kernel_size: int
+  strides: int
+  use_bias: bool = True
+  kernel_init: Any = nn.initializers.lecun_normal()  # biases start at 0, as nn.Conv's
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    _check_nhwc(self, x)
+    k, s = self.kernel_size, self.strides
+    kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
+    out = [-(-n // s) for n in x.shape[1:3]]
+    pads = [max((o - 1) * s + k - n, 0) for o, n in zip(out, x.shape[1:3])]
+    x = jnp.pad(x, ((0, 0), *((p // 2, p - p // 2) for p in pads), (0, 0)))
+    # [B, out_h, out_w, k·k·in] in the kernel's (row, column, channel) order.
+    patches = jnp.concatenate([x[:, i:i + s * (out[0] - 1) + 1:s, j:j + s * (out[1] - 1) + 1:s]
+                               for i in range(k) for j in range(k)], axis=-1)
+    y = patches @ kernel.reshape(-1, self.features)
+    if not self.use_bias:
+      return y
+    return y + self.param("bias", nn.initializers.zeros_init(), (self.features,))
 
 
 # ---------------------------------------------------------------------------------------------
