@@ -9,7 +9,7 @@ padded with black to 32x32, data in [-1, 1], tanh output), non-saturating loss, 
 --config.num_steps. No published figure follows this protocol: Lucic et al. (2018, "Are GANs
 Created Equal?") report a best Inception FID of 26.5 for the NS GAN on Fashion-MNIST with their
 InfoGAN-style architecture, their FID protocol and a large hyperparameter search
-(configs/lucic_gan.py will follow it); this config's FIDs are not comparable with it.
+(configs/lucic_gan.py follows it); this config's FIDs are not comparable with it.
 
 Variants: `:tiny` (seconds on CPU, for tests), `:ema` (EMA generator, weights and batch
 statistics, decay 0.999, for sampling).

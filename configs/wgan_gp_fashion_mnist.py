@@ -19,7 +19,7 @@ convolutions and a sigmoid; DCGAN's N(0, 0.02) initialization rather than tflib'
 Figure to reach: none published in this protocol (Gulrajani et al. show MNIST samples, no
 score). Lucic et al. (2018) report best FIDs on Fashion-MNIST of 21.5 for WGAN and 24.5 for
 WGAN-GP with their own InfoGAN-style architecture and protocol (the best of a large
-hyperparameter search; configs/lucic_gan.py will follow it), so this config's FID is not
+hyperparameter search; configs/lucic_gan.py follows it), so this config's FID is not
 comparable with theirs.
 
 Variants: `:tiny` (seconds on CPU, for tests); `:sn` adds spectral norm to every critic layer
