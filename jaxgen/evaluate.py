@@ -158,7 +158,7 @@ def _evaluate_run(metrics):
     scores = {}
     for evaluator in evaluators:
       info, evaluator_scores = evaluator.run(state)
-      result.update({k: v for k, v in info.items() if k != "num_examples"})
+      result.update(info)
       scores.update(evaluator_scores)
   finally:
     run.checkpoints.close()

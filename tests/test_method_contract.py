@@ -87,7 +87,7 @@ def contract_config(method="test_method_contract:make", steps=STEPS):
   c.optimizer.lr = 0.5
   config_lib.tiny_schedule(c, steps=steps)
   c.log_every = 1
-  c.eval.num_examples = 256
+  c.evals.likelihood.num = 256
   return c
 
 

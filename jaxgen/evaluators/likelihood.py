@@ -49,4 +49,4 @@ class Likelihood:
                                        self._run.mesh):
       sums = self._sums(state, raw)
       totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
-    return {"num_examples": n}, {k: float(v) / n for k, v in jax.device_get(totals).items()}
+    return {"num_evaluated": n}, {k: float(v) / n for k, v in jax.device_get(totals).items()}
