@@ -13,24 +13,19 @@ their class (the domain classifier's class accuracy measures it).
 `:tiny` runs in seconds on CPU (tests use it).
 """
 
-from jaxgen import config as config_lib
-from jaxgen.methods import gan
+from configs import common
 
 
 def get_config(arg: str = ""):
-  c = gan.dcgan_config("fashion_mnist", pad_to=32)
+  arg = common.parse_arg(arg, "cgan_fashion_mnist", tiny=False)
+  c = common.dcgan("fashion_mnist", pad_to=32)
   c.model.conditional = True
   c.model.spectral_norm = True
   c.model.d_norm = "none"
   c.loss = "hinge"
   c.num_steps = 5 * (60_000 // 64)  # 5 epochs
   c.num_samples = 100  # 10 per class
-  for variant in filter(None, arg.split(",")):
-    if variant == "tiny":
-      c.data.train_split = "train[:1024]"
-      c.data.eval_split = "test[:256]"
-      config_lib.tiny_schedule(c, steps=4)
-      gan.tiny_networks(c)
-    else:
-      raise ValueError(f"unknown variant {variant!r} of cgan_fashion_mnist; expected tiny")
+  if arg.tiny:
+    common.tiny(c, train="train[:1024]", eval="test[:256]", steps=4)
+    common.tiny_gan(c)
   return c

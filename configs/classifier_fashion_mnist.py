@@ -12,14 +12,15 @@ a shared 2-core CPU. The shipped extractor is this run, exported with
 Variant: `:tiny` (seconds, for tests).
 """
 
+from configs import common
 from jaxgen import config as config_lib
 from jaxgen.methods import classifier
 
 
 def get_config(arg: str = ""):
+  arg = common.parse_arg(arg, "classifier_fashion_mnist", tiny=False)
   c = config_lib.base()
   c.update(classifier.default_method_config())
-  c.method = "classifier"
   c.data.name = "fashion_mnist"
   c.data.preprocess = "scale01"
   c.augment.flip = True
@@ -28,13 +29,7 @@ def get_config(arg: str = ""):
   c.log_every = 100
   c.eval_every = c.checkpoint_every = 1_000
   c.sample_every = 0  # a classifier has no samples
-  for variant in filter(None, arg.split(",")):
-    if variant == "tiny":
-      c.data.train_split = "train[:1024]"
-      c.data.eval_split = "test[:256]"
-      config_lib.tiny_schedule(c)
-      c.model.features = (8, 16)
-      c.model.feature_dim = 32
-    else:
-      raise ValueError(f"unknown variant {variant!r} of classifier_fashion_mnist; expected tiny")
+  if arg.tiny:
+    common.tiny(c, train="train[:1024]", eval="test[:256]")
+    c.model.update(features=(8, 16), feature_dim=32)
   return c

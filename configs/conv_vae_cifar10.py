@@ -10,16 +10,17 @@ models' ~3.1 bits/dim (Kingma et al. 2016 IAF: 3.11), expect ~4.5-5.
 `:tiny` runs in seconds (tests point data_dir at a small prepared TFDS cifar10).
 """
 
+from configs import common
 from jaxgen import config as config_lib
 from jaxgen.methods import vae
 
 
 def get_config(arg: str = ""):
+  arg = common.parse_arg(arg, "conv_vae_cifar10", tiny=False)
   c = config_lib.base()
-  c.update(vae.default_method_config())
+  c.update(vae.default_method_config("conv"))
   c.data.name = "cifar10"
   c.data.preprocess = "scale11"
-  c.model.name = "conv"
   c.model.latent_dim = 128
   c.loss = "discretized_logistic"
   c.batch_size = 64
@@ -27,15 +28,9 @@ def get_config(arg: str = ""):
   c.optimizer.lr = 3e-4
   c.log_every = 200
   c.eval_every = c.sample_every = c.checkpoint_every = 5_000
-  for variant in filter(None, arg.split(",")):
-    if variant == "tiny":
-      c.data.train_split = "train[:256]"
-      c.data.eval_split = "test[:64]"
-      config_lib.tiny_schedule(c, steps=4)
-      c.model.latent_dim = 4
-      c.model.features = (8, 16, 16)
-      c.batch_size = c.eval.batch_size = 32
-      c.num_samples = 8
-    else:
-      raise ValueError(f"unknown variant {variant!r} of conv_vae_cifar10; expected tiny")
+  if arg.tiny:
+    common.tiny(c, train="train[:256]", eval="test[:64]", steps=4)
+    c.model.update(latent_dim=4, features=(8, 16, 16))
+    c.batch_size = c.eval.batch_size = 32
+    c.num_samples = 8
   return c

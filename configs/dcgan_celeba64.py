@@ -14,26 +14,21 @@ architecture, FID protocol and hyperparameter search, not comparable with this c
 `:tiny` runs in seconds (tests point data_dir at a small prepared TFDS celeb_a).
 """
 
-from jaxgen import config as config_lib
-from jaxgen.methods import gan
+from configs import common
 
 
 def get_config(arg: str = ""):
-  c = gan.dcgan_config("celeb_a")
+  arg = common.parse_arg(arg, "dcgan_celeba64", tiny=False)
+  c = common.dcgan("celeb_a")
   c.data.eval_split = "validation"
   c.batch_size = 128
   c.num_steps = 20 * (162_770 // 128)  # 20 epochs
   c.eval_every = c.sample_every = c.checkpoint_every = 5_000
   c.evals.likelihood.num = 10_000  # D scores on part of the 19,867 validation images
-  for variant in filter(None, arg.split(",")):
-    if variant == "tiny":
-      c.data.train_split = "train[:64]"
-      c.data.eval_split = "validation[:32]"
-      config_lib.tiny_schedule(c, steps=4)
-      c.batch_size = c.eval.batch_size = 32
-      c.evals.likelihood.num = -1
-      c.num_samples = 8
-      gan.tiny_networks(c)
-    else:
-      raise ValueError(f"unknown variant {variant!r} of dcgan_celeba64; expected tiny")
+  if arg.tiny:
+    common.tiny(c, train="train[:64]", eval="validation[:32]", steps=4)
+    c.batch_size = c.eval.batch_size = 32
+    c.evals.likelihood.num = -1
+    c.num_samples = 8
+    common.tiny_gan(c)
   return c

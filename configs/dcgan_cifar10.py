@@ -13,22 +13,17 @@ comparable with this config's.
 `:tiny` runs in seconds (tests point data_dir at a small prepared TFDS cifar10).
 """
 
-from jaxgen import config as config_lib
-from jaxgen.methods import gan
+from configs import common
 
 
 def get_config(arg: str = ""):
-  c = gan.dcgan_config("cifar10")
+  arg = common.parse_arg(arg, "dcgan_cifar10", tiny=False)
+  c = common.dcgan("cifar10")
   c.num_steps = 50 * (50_000 // 64)  # 50 epochs
   c.eval_every = c.sample_every = c.checkpoint_every = 5_000
-  for variant in filter(None, arg.split(",")):
-    if variant == "tiny":
-      c.data.train_split = "train[:256]"
-      c.data.eval_split = "test[:64]"
-      config_lib.tiny_schedule(c, steps=4)
-      c.batch_size = c.eval.batch_size = 32
-      c.num_samples = 8
-      gan.tiny_networks(c)
-    else:
-      raise ValueError(f"unknown variant {variant!r} of dcgan_cifar10; expected tiny")
+  if arg.tiny:
+    common.tiny(c, train="train[:256]", eval="test[:64]", steps=4)
+    c.batch_size = c.eval.batch_size = 32
+    c.num_samples = 8
+    common.tiny_gan(c)
   return c

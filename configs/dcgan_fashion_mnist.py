@@ -15,22 +15,16 @@ Variants: `:tiny` (seconds on CPU, for tests), `:ema` (EMA generator, weights an
 statistics, decay 0.999, for sampling).
 """
 
-from jaxgen import config as config_lib
-from jaxgen.methods import gan
+from configs import common
 
 
 def get_config(arg: str = ""):
-  c = gan.dcgan_config("fashion_mnist", pad_to=32)
+  arg = common.parse_arg(arg, "dcgan_fashion_mnist", tiny=False, ema=False)
+  c = common.dcgan("fashion_mnist", pad_to=32)
   c.num_steps = 5 * (60_000 // 64)  # 5 epochs
-  for variant in filter(None, arg.split(",")):
-    if variant == "tiny":
-      c.data.train_split = "train[:1024]"
-      c.data.eval_split = "test[:256]"
-      config_lib.tiny_schedule(c, steps=4)
-      gan.tiny_networks(c)
-    elif variant == "ema":
-      c.gan.ema_decay = 0.999
-    else:
-      raise ValueError(f"unknown variant {variant!r} of dcgan_fashion_mnist; "
-                       "expected tiny or ema (comma-separated)")
+  if arg.ema:
+    c.gan.ema_decay = 0.999
+  if arg.tiny:
+    common.tiny(c, train="train[:1024]", eval="test[:256]", steps=4)
+    common.tiny_gan(c)
   return c

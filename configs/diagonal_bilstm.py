@@ -8,8 +8,8 @@ The network: a 7×7 mask-A convolution, Diagonal BiLSTM layers (skewed input, 1�
 state, 2×1 state-to-state convolution, the right-to-left direction shifted down a row) with
 residual connections, two ReLU + 1×1 output layers.
 
-Variants, and the training recipe (ours, not the papers'): jaxgen.methods.autoregressive
-.pixel_config; `binarized_mnist` (default, the paper's network), `mnist`, `fashion_mnist`,
+Variants, and the training recipe (ours, not the papers'): configs/common.py
+`pixel`; `binarized_mnist` (default, the paper's network), `mnist`, `fashion_mnist`,
 `fashion_mnist8`, `cifar10`, `tiny`. Measured figures: README (benchmarks/pixel.py).
 
 Published test NLLs, for orientation only (other recipes): binarized MNIST 79.20 nats (paper, table
@@ -17,7 +17,7 @@ Published test NLLs, for orientation only (other recipes): binarized MNIST 79.20
 128; 126 here, the nearest multiple of the 3 colour groups).
 """
 
-from jaxgen.methods import autoregressive
+from configs import common
 
 SIZES = {
     "binarized_mnist": dict(features=16, num_layers=7, out_features=32),
@@ -32,4 +32,4 @@ EPOCHS = dict(binarized_mnist=50, cifar10=50, fashion_mnist=0.25, fashion_mnist8
 
 
 def get_config(arg: str = ""):
-  return autoregressive.pixel_config("diagonal_bilstm", arg, sizes=SIZES, epochs=EPOCHS)
+  return common.pixel("diagonal_bilstm", arg, sizes=SIZES, epochs=EPOCHS)

@@ -13,32 +13,25 @@ Variants: `:tiny` (seconds, for tests), `:noattn` (the paper's no-attention DRAW
 image and error image read, a full-size write; same T, units and z).
 """
 
+from configs import common
 from jaxgen import config as config_lib
 from jaxgen.methods import draw
 
 
 def get_config(arg: str = ""):
+  arg = common.parse_arg(arg, "draw_fashion_mnist", tiny=False, noattn=False)
   c = config_lib.base()
-  c.update(draw.default_method_config())
-  c.method = "draw"
+  c.update(draw.default_method_config("no_attention" if arg.noattn else "attention"))
   c.data.name = "fashion_mnist"
   c.data.preprocess = "binarize"
-  c.model.update(dict(steps=16, read_n=5, write_n=5))
+  c.model.steps = 16
+  if not arg.noattn:
+    c.model.update(read_n=5, write_n=5)
   c.batch_size = 100
   c.num_steps = 10 * (60_000 // 100)  # 10 epochs
   c.log_every = 200
   c.eval_every = c.sample_every = c.checkpoint_every = 2_000
-  for variant in filter(None, arg.split(",")):
-    if variant == "tiny":
-      c.data.train_split = "train[:2048]"
-      c.data.eval_split = "test[:256]"
-      config_lib.tiny_schedule(c)
-      c.model.update(dict(steps=3, hidden=16, latent_dim=4, read_n=2, write_n=3))
-      c.eval.iwae_k = 8
-      c.eval.iwae_chunk = 4
-    elif variant == "noattn":
-      c.model.name = "no_attention"
-    else:
-      raise ValueError(f"unknown variant {variant!r} of draw_fashion_mnist; "
-                       "expected tiny or noattn (comma-separated)")
+  if arg.tiny:
+    common.tiny(c, train="train[:2048]", eval="test[:256]")
+    common.tiny_draw(c)
   return c

@@ -22,14 +22,15 @@ it with --config.num_steps. Its numbers are not comparable with the paper's, who
 it).
 """
 
+from configs import common
 from jaxgen import config as config_lib
 from jaxgen.methods import draw
 
 
 def get_config(arg: str = ""):
+  arg = common.parse_arg(arg, "draw_mnist", mnist=False, tiny=False)
   c = config_lib.base()
-  c.update(draw.default_method_config())
-  c.method = "draw"
+  c.update(draw.default_method_config("attention"))
   c.data.name = "binarized_mnist"
   c.data.preprocess = "binarize"  # a no-op draw on already binary data
   c.data.train_split = "train"
@@ -38,18 +39,11 @@ def get_config(arg: str = ""):
   c.num_steps = 200 * 500  # 200 epochs of 500 steps
   c.log_every = 500
   c.eval_every = c.sample_every = c.checkpoint_every = 10_000
-  for variant in filter(None, arg.split(",")):
-    if variant in ("mnist", "tiny"):
-      c.data.name = "mnist"
-      c.num_steps = 200 * (60_000 // c.batch_size)  # 200 epochs of 600 steps
-      c.eval_every = c.sample_every = c.checkpoint_every = 12_000
-    if variant == "tiny":
-      c.data.train_split = "train[:1024]"
-      c.data.eval_split = "test[:256]"
-      config_lib.tiny_schedule(c)
-      c.model.update(dict(steps=3, hidden=16, latent_dim=4, read_n=2, write_n=3))
-      c.eval.iwae_k = 8
-      c.eval.iwae_chunk = 4
-    elif variant != "mnist":
-      raise ValueError(f"unknown variant {variant!r} of draw_mnist; expected mnist or tiny")
+  if arg.mnist or arg.tiny:
+    c.data.name = "mnist"
+    c.num_steps = 200 * (60_000 // c.batch_size)  # 200 epochs of 600 steps
+    c.eval_every = c.sample_every = c.checkpoint_every = 12_000
+  if arg.tiny:
+    common.tiny(c, train="train[:1024]", eval="test[:256]")
+    common.tiny_draw(c)
   return c

@@ -7,8 +7,8 @@ The network: vertical and horizontal stacks without a blind spot, gated tanh·si
 first layer and `kernel_size` later ones; `--config.model.conditional=True` adds the class-
 conditional bias (labelled datasets).
 
-Variants, and the training recipe (ours, not the papers'): jaxgen.methods.autoregressive
-.pixel_config; `binarized_mnist` (default, the paper's network), `mnist`, `fashion_mnist`,
+Variants, and the training recipe (ours, not the papers'): configs/common.py
+`pixel`; `binarized_mnist` (default, the paper's network), `mnist`, `fashion_mnist`,
 `fashion_mnist8`, `cifar10`, `tiny`. Measured figures: README (benchmarks/pixel.py).
 
 Published test NLLs, for orientation only (other recipes): binarized MNIST: pytorch-generative
@@ -16,7 +16,7 @@ reports 81.50 nats (10 gated layers of 128 channels, 32-channel output layers: t
 here). CIFAR-10: 3.03 bits/dim (paper, table 1: 20 layers of 384 channels, 5×5 filters).
 """
 
-from jaxgen.methods import autoregressive
+from configs import common
 
 SIZES = {
     "binarized_mnist": dict(features=128, num_layers=10, kernel_size=3, out_features=32),
@@ -31,4 +31,4 @@ EPOCHS = dict(binarized_mnist=50, cifar10=50, fashion_mnist=0.5, fashion_mnist8=
 
 
 def get_config(arg: str = ""):
-  return autoregressive.pixel_config("gated_pixelcnn", arg, sizes=SIZES, epochs=EPOCHS)
+  return common.pixel("gated_pixelcnn", arg, sizes=SIZES, epochs=EPOCHS)

@@ -77,15 +77,16 @@ What differs from the study:
   takes binarized data only).
 """
 
+from configs import common
 from jaxgen import config as config_lib
 from jaxgen.methods import gan
 
 DATASETS = ("mnist", "fashion_mnist")
 
-# Variant -> (jaxgen loss, lr, β1, n_critic, D batch norm).
+# Variant -> (jaxgen loss, lr, β1, n_critic, D batch norm); the first is the default.
 LOSSES = {
-    "minimax": ("minimax", 2e-4, 0.5, 1, True),
     "non_saturating": ("non_saturating", 2e-4, 0.5, 1, True),
+    "minimax": ("minimax", 2e-4, 0.5, 1, True),
     "lsgan": ("lsgan_sigmoid", 2e-4, 0.5, 1, True),
     "wgan_gp": ("wgan_gp", 1e-4, 0.5, 5, False),
 }
@@ -103,36 +104,17 @@ PAPER_FID = {
 }
 
 
-def parse(arg: str) -> tuple[str, str, bool]:
-  """`DATASET,LOSS[,tiny]` in any order -> (dataset, loss variant, tiny); mnist and
-  non_saturating where left out."""
-  dataset, loss, tiny = [], [], False
-  for variant in filter(None, arg.split(",")):
-    if variant in DATASETS:
-      dataset.append(variant)
-    elif variant in LOSSES:
-      loss.append(variant)
-    elif variant == "tiny":
-      tiny = True
-    else:
-      raise ValueError(f"unknown variant {variant!r} of lucic_gan; expected a data set "
-                       f"({', '.join(DATASETS)}), a loss ({', '.join(LOSSES)}) and/or tiny")
-  if len(dataset) > 1 or len(loss) > 1:
-    raise ValueError(f"lucic_gan takes one data set and one loss, got {arg!r}")
-  return (dataset or ["mnist"])[0], (loss or ["non_saturating"])[0], tiny
-
-
 def get_config(arg: str = ""):
-  dataset, variant, tiny = parse(arg)
-  loss, lr, b1, n_critic, d_batch_norm = LOSSES[variant]
+  """`DATASET,LOSS[,tiny]` in any order; mnist and non_saturating where left out."""
+  arg = common.parse_arg(arg, "lucic_gan", dataset=DATASETS, loss=tuple(LOSSES), tiny=False)
+  loss, lr, b1, n_critic, d_batch_norm = LOSSES[arg.loss]
   c = config_lib.base()
-  c.update(gan.default_method_config())
-  c.method = "gan"
-  c.data.name = dataset
+  c.update(gan.default_method_config("infogan"))
+  c.data.name = arg.dataset
   c.data.train_split = "train"
   c.data.eval_split = "test"
   c.data.preprocess = "scale01"
-  c.model.update(name="infogan", latent_dim=64, base_width=64, output="sigmoid",
+  c.model.update(latent_dim=64, base_width=64, output="sigmoid",
                  d_norm="batch" if d_batch_norm else "none")
   c.gan.update(prior="uniform", n_critic=n_critic, gp_weight=10.0)
   c.loss = loss
@@ -143,10 +125,8 @@ def get_config(arg: str = ""):
   c.log_every = 100
   c.eval_every = c.sample_every = c.checkpoint_every = c.num_steps // 4
   c.keep_checkpoints = 5
-  if tiny:
-    c.data.train_split = "train[:1024]"
-    c.data.eval_split = "test[:256]"
-    config_lib.tiny_schedule(c, steps=4)
+  if arg.tiny:
+    common.tiny(c, train="train[:1024]", eval="test[:256]", steps=4)
     c.batch_size = 16 * n_critic
-    gan.tiny_networks(c)
+    common.tiny_gan(c)
   return c

@@ -18,19 +18,19 @@ Inception FID computed by their protocol is comparable with theirs.
 `:tiny` runs in seconds on CPU on slices of the splits (train[:1024], test[:256]; tests use it).
 """
 
+from configs import common
 from jaxgen import config as config_lib
 from jaxgen.methods import gan
 
 
 def get_config(arg: str = ""):
+  arg = common.parse_arg(arg, "mlp_gan_mnist", tiny=False)
   c = config_lib.base()
-  c.update(gan.default_method_config())
-  c.method = "gan"
+  c.update(gan.default_method_config("mlp"))
   c.data.name = "mnist"
   c.data.train_split = "train"
   c.data.eval_split = "test"
   c.data.preprocess = "scale01"
-  c.model.name = "mlp"
   c.model.output = "sigmoid"
   c.model.latent_dim = 100
   c.model.hidden_g = (256, 512, 1024)
@@ -42,14 +42,7 @@ def get_config(arg: str = ""):
   c.num_steps = 50 * (60_000 // 64)  # 50 epochs
   c.log_every = 200
   c.eval_every = c.sample_every = c.checkpoint_every = 2_500
-  for variant in filter(None, arg.split(",")):
-    if variant == "tiny":
-      c.data.train_split = "train[:1024]"
-      c.data.eval_split = "test[:256]"
-      config_lib.tiny_schedule(c)
-      c.model.latent_dim = 16
-      c.model.hidden_g = (32,)
-      c.model.hidden_d = (32,)
-    else:
-      raise ValueError(f"unknown variant {variant!r} of mlp_gan_mnist; expected tiny")
+  if arg.tiny:
+    common.tiny(c, train="train[:1024]", eval="test[:256]")
+    c.model.update(latent_dim=16, hidden_g=(32,), hidden_d=(32,))
   return c

@@ -6,8 +6,8 @@
 The network: a 7×7 mask-A convolution, residual blocks of 1×1 → 3×3 mask-B → 1×1 convolutions (2h
 channels on the residual stream, h inside), two ReLU + 1×1 output layers.
 
-Variants, and the training recipe (ours, not the papers'): jaxgen.methods.autoregressive
-.pixel_config; `binarized_mnist` (default, the paper's network), `mnist`, `fashion_mnist`,
+Variants, and the training recipe (ours, not the papers'): configs/common.py
+`pixel`; `binarized_mnist` (default, the paper's network), `mnist`, `fashion_mnist`,
 `fashion_mnist8`, `cifar10`, `tiny`. Measured figures: README (benchmarks/pixel.py).
 
 Published test NLLs, for orientation only (other recipes): binarized MNIST 81.30 nats (the figure
@@ -16,7 +16,7 @@ channels (h = 64) and 32-channel output layers, the network used here. CIFAR-10:
 (paper, table 3: 15 layers, h = 128).
 """
 
-from jaxgen.methods import autoregressive
+from configs import common
 
 SIZES = {
     "binarized_mnist": dict(features=64, num_layers=15, out_features=32),
@@ -31,4 +31,4 @@ EPOCHS = dict(binarized_mnist=50, cifar10=50, fashion_mnist=0.5, fashion_mnist8=
 
 
 def get_config(arg: str = ""):
-  return autoregressive.pixel_config("pixelcnn", arg, sizes=SIZES, epochs=EPOCHS)
+  return common.pixel("pixelcnn", arg, sizes=SIZES, epochs=EPOCHS)

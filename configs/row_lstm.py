@@ -6,8 +6,8 @@
 The network: a 7×7 mask-A convolution, Row LSTM layers (1×3 mask-B input-to-state, width-3 state-
 to-state convolution over the row above) with residual connections, two ReLU + 1×1 output layers.
 
-Variants, and the training recipe (ours, not the papers'): jaxgen.methods.autoregressive
-.pixel_config; `binarized_mnist` (default, the paper's network), `mnist`, `fashion_mnist`,
+Variants, and the training recipe (ours, not the papers'): configs/common.py
+`pixel`; `binarized_mnist` (default, the paper's network), `mnist`, `fashion_mnist`,
 `fashion_mnist8`, `cifar10`, `tiny`. Measured figures: README (benchmarks/pixel.py).
 
 Published test NLLs, for orientation only (other recipes): binarized MNIST 80.54 nats (the figure
@@ -16,7 +16,7 @@ cited for the Row LSTM); the network here is the paper's MNIST size (7 layers, h
 groups).
 """
 
-from jaxgen.methods import autoregressive
+from configs import common
 
 SIZES = {
     "binarized_mnist": dict(features=16, num_layers=7, out_features=32),
@@ -31,4 +31,4 @@ EPOCHS = dict(binarized_mnist=50, cifar10=50, fashion_mnist=1, fashion_mnist8=1,
 
 
 def get_config(arg: str = ""):
-  return autoregressive.pixel_config("row_lstm", arg, sizes=SIZES, epochs=EPOCHS)
+  return common.pixel("row_lstm", arg, sizes=SIZES, epochs=EPOCHS)

@@ -6,7 +6,7 @@
 The network: an LSTM reading the image one row per time step and predicting the next row (pixels of
 a row are independent given the rows above).
 
-Variants, and the training recipe: jaxgen.methods.autoregressive.pixel_config;
+Variants, and the training recipe: configs/common.py `pixel`;
 `binarized_mnist` (default), `mnist`, `fashion_mnist`, `fashion_mnist8`, `cifar10`, `tiny`.
 
 No published figure: it bounds from below what the pixel-level context of the other models buys.
@@ -14,7 +14,7 @@ Adam 1e-3, batch 64 and the epoch budgets (EPOCHS) are our choices. Figures meas
 the README (benchmarks/pixel.py).
 """
 
-from jaxgen.methods import autoregressive
+from configs import common
 
 SIZES = {
     "binarized_mnist": dict(features=256, num_layers=2),
@@ -28,4 +28,4 @@ EPOCHS = dict(binarized_mnist=50, cifar10=50, fashion_mnist=5, fashion_mnist8=5,
 
 
 def get_config(arg: str = ""):
-  return autoregressive.pixel_config("row_rnn", arg, sizes=SIZES, epochs=EPOCHS)
+  return common.pixel("row_rnn", arg, sizes=SIZES, epochs=EPOCHS)

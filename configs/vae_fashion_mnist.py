@@ -10,13 +10,15 @@ prepared it. Figures reached on the 2-core CI machine are in the README (benchma
 Variants: `:tiny` (seconds, for tests), `:beta4` (β-VAE with β=4), `:conv` (conv VAE, 28->32).
 """
 
+from configs import common
 from jaxgen import config as config_lib
 from jaxgen.methods import vae
 
 
 def get_config(arg: str = ""):
+  arg = common.parse_arg(arg, "vae_fashion_mnist", tiny=False, beta4=False, conv=False)
   c = config_lib.base()
-  c.update(vae.default_method_config())
+  c.update(vae.default_method_config("conv" if arg.conv else "mlp"))
   c.data.name = "fashion_mnist"
   c.data.preprocess = "binarize"
   c.batch_size = 128
@@ -24,21 +26,14 @@ def get_config(arg: str = ""):
   c.log_every = 200
   c.eval_every = c.sample_every = c.checkpoint_every = 2_000
   c.eval.iwae_k = 0  # IWAE-5000 is for the final figure: jaxgen.evaluate --iwae_k 5000
-  for variant in filter(None, arg.split(",")):
-    if variant == "tiny":
-      c.data.train_split = "train[:2048]"
-      c.data.eval_split = "test[:256]"
-      config_lib.tiny_schedule(c)
+  if arg.beta4:
+    c.beta = 4.0
+  if arg.conv:
+    c.data.pad_to = 32
+  if arg.tiny:
+    common.tiny(c, train="train[:2048]", eval="test[:256]")
+    c.model.latent_dim = 4
+    if not arg.conv:
       c.model.hidden = (32, 32)
-      c.model.latent_dim = 4
-      c.eval.iwae_k = 8
-      c.eval.iwae_chunk = 4
-    elif variant == "beta4":
-      c.beta = 4.0
-    elif variant == "conv":
-      c.model.name = "conv"
-      c.data.pad_to = 32
-    else:
-      raise ValueError(f"unknown variant {variant!r} of vae_fashion_mnist; "
-                       "expected tiny, beta4 or conv (comma-separated)")
+    c.eval.update(iwae_k=8, iwae_chunk=4)
   return c

@@ -35,6 +35,7 @@ with the paper's (another model and recipe) nor with the default's (fixed binari
 it).
 """
 
+from configs import common
 from jaxgen import config as config_lib
 from jaxgen.methods import vae
 
@@ -64,8 +65,10 @@ def burda(c, train_k: int):
 
 
 def get_config(arg: str = ""):
+  arg = common.parse_arg(arg, "vae_mnist", mnist=False, tiny=False,
+                         protocol=(None, "burda", "burda_iwae"))
   c = config_lib.base()
-  c.update(vae.default_method_config())
+  c.update(vae.default_method_config("mlp"))
   c.data.name = "binarized_mnist"
   c.data.preprocess = "binarize"  # a no-op draw on already binary data
   c.data.train_split = "train"
@@ -75,22 +78,14 @@ def get_config(arg: str = ""):
   c.num_steps = 3_280 * 500
   c.log_every = 500
   c.eval_every = c.sample_every = c.checkpoint_every = 10_000
-  for variant in filter(None, arg.split(",")):
-    if variant in ("mnist", "tiny"):
-      c.data.name = "mnist"
-      c.num_steps = 3_280 * (MNIST_TRAIN // c.batch_size)  # 600 steps per epoch
-      c.eval_every = c.sample_every = c.checkpoint_every = 10 * (MNIST_TRAIN // c.batch_size)
-    if variant == "tiny":
-      c.data.train_split = "train[:1024]"
-      c.data.eval_split = "test[:256]"
-      config_lib.tiny_schedule(c)
-      c.model.hidden = (32, 32)
-      c.model.latent_dim = 4
-      c.eval.iwae_k = 8
-      c.eval.iwae_chunk = 4
-    elif variant in ("burda", "burda_iwae"):
-      burda(c, train_k=50 if variant == "burda_iwae" else 1)
-    elif variant != "mnist":
-      raise ValueError(f"unknown variant {variant!r} of vae_mnist; expected mnist, tiny, "
-                       "burda or burda_iwae")
+  if arg.mnist or arg.tiny:
+    c.data.name = "mnist"
+    c.num_steps = 3_280 * (MNIST_TRAIN // c.batch_size)  # 600 steps per epoch
+    c.eval_every = c.sample_every = c.checkpoint_every = 10 * (MNIST_TRAIN // c.batch_size)
+  if arg.protocol:
+    burda(c, train_k=50 if arg.protocol == "burda_iwae" else 1)
+  if arg.tiny:  # shrinks whatever protocol the other words chose
+    common.tiny(c, train="train[:1024]", eval="test[:256]")
+    c.model.update(hidden=(32, 32), latent_dim=4)
+    c.eval.update(iwae_k=8, iwae_chunk=4)
   return c

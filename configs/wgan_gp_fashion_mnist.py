@@ -26,12 +26,12 @@ Variants: `:tiny` (seconds on CPU, for tests); `:sn` adds spectral norm to every
 (Miyato et al. 2018; this config's critic before it followed the paper's).
 """
 
-from jaxgen import config as config_lib
-from jaxgen.methods import gan
+from configs import common
 
 
 def get_config(arg: str = ""):
-  c = gan.dcgan_config("fashion_mnist", pad_to=32)
+  arg = common.parse_arg(arg, "wgan_gp_fashion_mnist", tiny=False, sn=False)
+  c = common.dcgan("fashion_mnist", pad_to=32)
   c.model.latent_dim = 128
   c.model.d_norm = "none"
   c.model.d_kernel_size = 5
@@ -43,16 +43,10 @@ def get_config(arg: str = ""):
   c.batch_size = 5 * 50
   c.num_steps = 200_000  # generator iterations (ITERS; a million critic iterations)
   c.eval_every = c.sample_every = c.checkpoint_every = 10_000
-  for variant in filter(None, arg.split(",")):
-    if variant == "tiny":
-      c.data.train_split = "train[:1024]"
-      c.data.eval_split = "test[:256]"
-      config_lib.tiny_schedule(c, steps=4)
-      c.batch_size = 5 * 16
-      gan.tiny_networks(c)
-    elif variant == "sn":
-      c.model.spectral_norm = True
-    else:
-      raise ValueError(f"unknown variant {variant!r} of wgan_gp_fashion_mnist; "
-                       "expected tiny or sn (comma-separated)")
+  if arg.sn:
+    c.model.spectral_norm = True
+  if arg.tiny:
+    common.tiny(c, train="train[:1024]", eval="test[:256]", steps=4)
+    c.batch_size = 5 * 16
+    common.tiny_gan(c)
   return c

@@ -12,6 +12,8 @@ import pytest
 from jaxgen import runtime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # configs import `configs.common`, as under train.py
+  sys.path.insert(0, ROOT)
 
 # The suite's time is XLA:CPU compiling tiny programs that then run a few steps, and most of
 # compiling is LLVM optimising the generated code: without it the suite takes about half as

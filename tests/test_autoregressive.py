@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import scipy.special
 
+from configs import common
 from conftest import load_config
 from jaxgen import data as data_lib
 from jaxgen import losses
@@ -33,12 +34,12 @@ class _Uniform(nn.Module):
 
 
 UNIFORM = types.SimpleNamespace(
-    make=lambda cfg, *, channels, num_outputs, num_classes: _Uniform(num_outputs))
+    make=lambda cfg, spec: _Uniform(spec.outputs_per_channel))
 
 
 def method_config(arch, head="bernoulli", **model):
-  c = autoregressive.pixel_config(arch if arch in autoregressive.MODELS else "pixelcnn", "tiny",
-                                  sizes={"mnist": {}}, epochs={"mnist": 1})
+  c = common.pixel(arch if arch in autoregressive.MODELS else "pixelcnn", "tiny",
+                     sizes={"mnist": {}}, epochs={"mnist": 1})
   c.model.name = arch
   c.head = head
   c.data.preprocess = autoregressive.HEADS[head].preprocess
@@ -226,13 +227,13 @@ def test_logistic_mixture_draws_follow_its_probabilities():
 
 
 @pytest.mark.parametrize("tiny", ["", ",tiny"])
-@pytest.mark.parametrize("dataset", sorted(autoregressive.DATASETS))
+@pytest.mark.parametrize("dataset", sorted(common.PIXEL_DATASETS))
 @pytest.mark.parametrize("arch", ARCHS)
 def test_every_dataset_variant_builds_its_model_on_its_data(arch, dataset, tiny):
   """configs/<arch>.py:<dataset>[,tiny] names the dataset's splits and head and builds a model
   for its images (shapes only: nothing is compiled)."""
   c = load_config(arch, dataset + tiny)
-  name, train_split, _, head = autoregressive.DATASETS[dataset]
+  name, train_split, _, head = common.PIXEL_DATASETS[dataset]
   assert (c.model.name, c.data.name, c.head) == (arch, name, head)
   assert c.data.preprocess == autoregressive.HEADS[head].preprocess
   if tiny:  # a few steps on a slice of the data

@@ -12,7 +12,8 @@ from jaxgen import methods
 from jaxgen import train
 from jaxgen.types import DataSpec
 
-CONFIGS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "configs", "*.py")))
+CONFIGS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
+                 if os.path.basename(p) not in ("__init__.py", "common.py"))  # not configs
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from jaxgen import losses
 from jaxgen import methods
 from jaxgen.methods import draw
 from jaxgen.models import draw as draw_models
-from jaxgen.types import DataSpec
+from jaxgen.types import DataSpec, ModelSpec
 
 SPEC = DataSpec(image_shape=(8, 8, 1), num_classes=10)
 STEPS, LATENT = 3, 4
@@ -115,7 +115,7 @@ def test_no_attention_read_sees_the_whole_image():
   np.testing.assert_array_equal(r, jnp.concatenate([x.reshape(2, -1), x_hat.reshape(2, -1)], -1))
   # And through the model: the first posterior depends on every pixel.
   c = small_config("no_attention")
-  model = draw_models.make(c.model, SPEC.image_shape)
+  model = draw_models.make(c.model, ModelSpec.of(SPEC))
   eps = jnp.zeros((STEPS, 2, LATENT))
   params = model.init(jax.random.key(0), x, eps)
   grad = jax.grad(lambda x: jnp.sum(model.apply(params, x, eps)[1][0]))(x)
@@ -161,7 +161,7 @@ def test_train_step_decreases_loss_on_a_fixed_batch(trained):
 
 def terms_by_hand(state, x, eps):
   """(recon NLL [B], KL of each step [T, B]) in float64 from the model's outputs."""
-  model = draw_models.make(small_config().model, SPEC.image_shape)
+  model = draw_models.make(small_config().model, ModelSpec.of(SPEC))
   logits, mean, logvar = (np.asarray(a, np.float64) for a in model.apply(
       {"params": state.params["draw"]}, x, eps))
   kl_steps = 0.5 * np.sum(np.exp(logvar) + mean ** 2 - 1.0 - logvar, axis=-1)
@@ -218,7 +218,7 @@ def test_padding_is_left_out_of_the_likelihood_and_the_bits(trained):
   np.testing.assert_allclose(metrics["neg_elbo_bpd"], metrics["neg_elbo"] * per_nat, rtol=1e-6)
   np.testing.assert_allclose(metrics["iwae_bpd"], metrics["iwae_nll"] * per_nat, rtol=1e-6)
   eps = jax.random.normal(jax.random.split(key)[0], (STEPS, 16, LATENT))
-  logits, _, _ = draw_models.make(c.model, SPEC.image_shape).apply(
+  logits, _, _ = draw_models.make(c.model, ModelSpec.of(SPEC)).apply(
       {"params": state.params["draw"]}, x, eps)
   np.testing.assert_allclose(metrics["recon"],
                              losses.bernoulli_nll(logits[:, 1:7, 1:7], x[:, 1:7, 1:7]), rtol=1e-5)
@@ -247,7 +247,7 @@ def test_iwae_is_the_log_mean_of_whole_sequence_weights(trained):
   x, key = batch["image"][:16], jax.random.key(5)
   # 3 samples in chunks of 2: two sequences per pass, and a padded last chunk.
   metrics = eval_fn(iwae_k=3, iwae_chunk=2)(state, {"image": x}, key)
-  model = draw_models.make(small_config().model, SPEC.image_shape)
+  model = draw_models.make(small_config().model, ModelSpec.of(SPEC))
   iwae_key = jax.random.split(key)[1]
   log_w = []
   for i in range(3):  # sample i: the whole sequence z_{1:T} from fold_in(iwae_key, i)
@@ -310,7 +310,7 @@ def test_interpolation_walks_the_whole_latent_sequence(trained):
   key = jax.random.key(12)
   grid = method.interpolate(state, key, 2, 4).reshape(2, 4, *SPEC.image_shape)
   z0, z1 = jax.random.normal(key, (2, 2, 1, STEPS * LATENT))  # latent.interpolation_grid's
-  model = draw_models.make(small_config().model, SPEC.image_shape)
+  model = draw_models.make(small_config().model, ModelSpec.of(SPEC))
   for column, z in ((0, z0[:, 0]), (-1, z1[:, 0])):
     z = jnp.swapaxes(z.reshape(2, STEPS, LATENT), 0, 1)
     canvases = model.apply({"params": state.params["draw"]}, z, method="generate")

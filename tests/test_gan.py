@@ -37,7 +37,8 @@ def small_config(**gan_overrides):
 def small_dcgan_config(**gan_overrides):
   """small_config with a narrow DCGAN: a generator with batch norm, so with batch statistics."""
   c = small_config(**gan_overrides)
-  c.model.update(name="dcgan", base_width=4)
+  c.model = gan_models.default_config("dcgan")
+  c.model.update(latent_dim=4, base_width=4)
   return c
 
 

@@ -19,8 +19,8 @@ def key(seed: int) -> jax.Array:
   return jax.random.key(seed, impl="rbg")
 
 
-def config(**overrides):
-  c = gan.default_model_config()
+def config(name="mlp", **overrides):
+  c = gan.default_config(name)
   c.update(overrides)
   return c
 

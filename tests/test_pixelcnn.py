@@ -10,6 +10,7 @@ import pytest
 
 from jaxgen.methods.autoregressive import sample_uncached
 from jaxgen.models import gated_pixelcnn, pixelcnn
+from jaxgen.types import ModelSpec
 
 FILES = {"pixelcnn": pixelcnn, "gated_pixelcnn": gated_pixelcnn}
 
@@ -19,7 +20,8 @@ def _model(name, channels, num_outputs=2, num_classes=0, **overrides):
                                      kernel_size=3, out_features=8 * channels,
                                      conditional=num_classes > 0))
   c.update(overrides)
-  return FILES[name].make(c, channels=channels, num_outputs=num_outputs, num_classes=num_classes)
+  # The pixel models read only C of the image shape.
+  return FILES[name].make(c, ModelSpec((None, None, channels), num_classes, num_outputs))
 
 
 def _variables(model, shape, labels=None, bias_scale=0.0):

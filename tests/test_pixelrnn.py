@@ -12,6 +12,7 @@ import pytest
 
 from jaxgen.methods import autoregressive
 from jaxgen.models import pixelrnn, row_rnn
+from jaxgen.types import ModelSpec
 
 ARCHS = ["row_lstm", "diagonal_bilstm", "row_rnn"]
 HEIGHT, WIDTH = 5, 9  # not square (the skew), and wide enough for the Row LSTM's blind spot
@@ -24,7 +25,8 @@ def _model(name, channels, num_outputs=2, num_classes=0, **overrides):
                                      out_features=48, conditional=num_classes > 0))
   c.update(overrides)
   file = row_rnn if name == "row_rnn" else pixelrnn
-  return file.make(c, channels=channels, num_outputs=num_outputs, num_classes=num_classes)
+  # The pixel models read only C of the image shape.
+  return file.make(c, ModelSpec((None, None, channels), num_classes, num_outputs))
 
 
 def _variables(model, x, labels=None, scale=1.5):

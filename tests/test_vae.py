@@ -20,7 +20,7 @@ from jaxgen import methods
 from jaxgen import optim
 from jaxgen.methods import vae
 from jaxgen.models import vae as vae_models
-from jaxgen.types import DataSpec
+from jaxgen.types import DataSpec, ModelSpec
 
 SPEC = DataSpec(image_shape=(4, 4, 1), num_classes=10)
 
@@ -66,7 +66,7 @@ def test_classic_mlp_vae_parameter_count():
 def test_conv_vae_output_shapes(channels, params_per_channel):
   c = small_config().model
   c.name, c.features = "conv", (4, 8, 16)
-  model = vae_models.make(c, (32, 32, channels * params_per_channel))
+  model = vae_models.make(c, ModelSpec((32, 32, channels), 0, params_per_channel))
   x, eps = jnp.zeros((2, 32, 32, channels)), jnp.zeros((2, 3))
   variables = jax.eval_shape(model.init, jax.random.key(0), x, eps)
   out, mean, logvar = jax.eval_shape(model.apply, variables, x, eps)
@@ -79,7 +79,7 @@ def test_activation_and_kernel_init_are_configurable(name):
   c = small_config().model
   c.name, c.features = name, (4, 8)
   c.activation, c.kernel_init = "tanh", "glorot_uniform"
-  model = vae_models.make(c, (8, 8, 1))
+  model = vae_models.make(c, ModelSpec((8, 8, 1), 0))
   x = jnp.asarray(np.random.default_rng(0).uniform(size=(2, 8, 8, 1)), jnp.float32)
   params = model.init(jax.random.key(0), x, jnp.zeros((2, 3)))["params"]
   layers = jax.tree.leaves(params, is_leaf=lambda p: isinstance(p, dict) and "kernel" in p)
@@ -88,7 +88,7 @@ def test_activation_and_kernel_init_are_configurable(name):
     bound = math.sqrt(6.0 / (fan_in + fan_out))
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound, (w.shape, bound)
   c.activation = "relu"
-  relu_model = vae_models.make(c, (8, 8, 1))
+  relu_model = vae_models.make(c, ModelSpec((8, 8, 1), 0))
   tanh_out = model.apply({"params": params}, x, method="encode")
   assert not np.allclose(tanh_out[0], relu_model.apply({"params": params}, x, method="encode")[0])
   if name == "mlp":  # tanh(x W0 + b0) W1 + b1 -> (mean, logvar)
@@ -102,7 +102,7 @@ def test_activation_and_kernel_init_are_configurable(name):
 def test_conv_vae_rejects_sizes_it_cannot_mirror():
   c = small_config().model
   c.name, c.features = "conv", (4, 8, 16)
-  model = vae_models.make(c, (28, 28, 1))
+  model = vae_models.make(c, ModelSpec((28, 28, 1), 0))
   with pytest.raises(ValueError, match="divisible by 8"):
     jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 28, 28, 1)), jnp.zeros((1, 3)))
 
@@ -147,7 +147,7 @@ def test_conv_train_step_traces_with_a_two_parameter_likelihood():
   # Shapes only: compiling a conv step costs ~10 s on CPU; the MLP tests above check numerics.
   c = small_config(loss="discretized_logistic")
   c.data.preprocess = "scale11"
-  c.model.name = "conv"
+  c.model.update(name="conv", features=(32, 64, 128))
   method = vae.make(c, DataSpec((32, 32, 3), 10))
   batch = {"image": jnp.zeros((2, 32, 32, 3))}
   state = jax.eval_shape(method.init, jax.random.key(0), batch)
@@ -219,7 +219,7 @@ def test_iwae_converges_to_the_marginal_likelihood():
   # With a 1-d latent, log p(x) = log ∫ p(x|z) N(z; 0, 1) dz is exact enough by quadrature.
   c = small_config()
   c.model.latent_dim = 1
-  method, model = vae.make(c, SPEC), vae_models.make(c.model, SPEC.image_shape)
+  method, model = vae.make(c, SPEC), vae_models.make(c.model, ModelSpec.of(SPEC))
   batch = binary_batch(8)
   state = jax.jit(method.init)(jax.random.key(0), batch)
   z = jnp.linspace(-8.0, 8.0, 4001)
@@ -256,7 +256,7 @@ def test_interpolation_decodes_slerp_walks_between_prior_draws(trained):
   key = jax.random.key(12)
   grid = method.interpolate(state, key, 2, 4).reshape(2, 4, *SPEC.image_shape)
   z0, z1 = jax.random.normal(key, (2, 2, 1, c.model.latent_dim))
-  model = vae_models.make(c.model, SPEC.image_shape)
+  model = vae_models.make(c.model, ModelSpec.of(SPEC))
   for column, z in ((0, z0[:, 0]), (-1, z1[:, 0])):
     logits = model.apply({"params": state.params["vae"]}, z, method="decode")
     np.testing.assert_allclose(grid[:, column], jax.nn.sigmoid(logits), rtol=1e-5, atol=1e-6)
@@ -284,7 +284,7 @@ def test_padded_conv_vae_reports_nats_and_bits_of_the_real_pixels():
   # recon is the Bernoulli NLL of the 28x28 image under the decoder's 28x28 centre (the eval
   # ELBO's noise comes from the first half of its key).
   eps = jax.random.normal(jax.random.split(key)[0], (3, c.model.latent_dim))
-  logits, _, _ = vae_models.make(c.model, spec.image_shape).apply(
+  logits, _, _ = vae_models.make(c.model, ModelSpec.of(spec)).apply(
       {"params": state.params["vae"]}, batch["image"], eps)
   np.testing.assert_allclose(metrics["recon"],
                              losses.bernoulli_nll(logits[:, 2:30, 2:30], real), rtol=1e-5)
@@ -366,7 +366,7 @@ def train_step_fn(train_k):
 def neg_log_weights(state, x, eps):
   """-[log p(x|z) + log p(z) - log q(z|x)] [B] in float64 at z = mean + σ·eps, and the ELBO's
   closed-form KL [B]."""
-  model = vae_models.make(small_config().model, SPEC.image_shape)
+  model = vae_models.make(small_config().model, ModelSpec.of(SPEC))
   params = {"params": state.params["vae"]}
   mean, logvar = (np.asarray(a, np.float64) for a in model.apply(params, x, method="encode"))
   eps = np.asarray(eps, np.float64)

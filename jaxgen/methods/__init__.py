@@ -17,12 +17,14 @@ DEFAULTS = {"autoregressive": autoregressive.default_method_config,
 
 
 def with_defaults(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """A copy of `config` with every key that jaxgen's base config or the method's defaults
-  declare and `config` lacks: a workdir's config.json written before the key existed. New keys
-  default to the behavior from before them, so old runs sample and evaluate as they did."""
+  """A copy of `config` with every key that jaxgen's base config or the method's defaults (for
+  the model config.model.name names) declare and `config` lacks: a workdir's config.json
+  written before the key existed. New keys default to the behavior from before them, so old
+  runs sample and evaluate as they did."""
   defaults = config_lib.base()
   if config.method in DEFAULTS:
-    defaults.update(DEFAULTS[config.method]())
+    model = config.get("model", {}).get("name")  # the classifier's model has no name
+    defaults.update(DEFAULTS[config.method](*([model] if model else [])))
   out = config.copy_and_resolve_references()
   added = []
 

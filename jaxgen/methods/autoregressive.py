@@ -28,10 +28,10 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgen import config as config_lib, losses, optim, registry
+from jaxgen import losses, optim, registry
 from jaxgen.methods.base import Batch, Method, Metrics, PRNGKey, TrainState
 from jaxgen.methods.base import optimizer_step
-from jaxgen.types import DataSpec
+from jaxgen.types import DataSpec, ModelSpec
 
 # Model name -> the jaxgen.models file that builds it (imported when used).
 MODELS = {"pixelcnn": "pixelcnn", "gated_pixelcnn": "gated_pixelcnn", "row_lstm": "pixelrnn",
@@ -107,70 +107,17 @@ HEADS = {
 }
 
 
-def default_method_config() -> ml_collections.ConfigDict:
-  """Every key `make` reads, with defaults: PixelCNN on binary 28×28 data."""
+def default_method_config(model: str = "pixelcnn") -> ml_collections.ConfigDict:
+  """Every key `make` reads, with defaults: `model` (a key of MODELS, with its model file's
+  keys; a "module:attr" path gets its name alone) on binary 28×28 data."""
   return ml_collections.ConfigDict(dict(
       method="autoregressive",
-      model=dict(name="pixelcnn", features=32, num_layers=7, kernel_size=3, out_features=32,
-                 conditional=False),
+      model=(get_model_file(model).default_config(model) if model in MODELS
+             else registry.model_config(model, {})),
       head="bernoulli",
       cached_sampling=True,
       optimizer=optim.default_config(),
   ))
-
-
-# Datasets of `pixel_config`: (data.name, train split, eval split, head).
-DATASETS = {
-    "binarized_mnist": ("binarized_mnist", "train", "test", "bernoulli"),
-    "mnist": ("mnist", "train", "test", "bernoulli"),
-    "fashion_mnist": ("fashion_mnist", "train", "test", "bernoulli"),
-    "fashion_mnist8": ("fashion_mnist", "train", "test", "softmax256"),
-    "cifar10": ("cifar10", "train", "test", "softmax256"),
-}
-
-
-def pixel_config(model_name: str, arg: str, *, sizes: dict[str, dict],
-                 epochs: dict[str, float]) -> ml_collections.ConfigDict:
-  """A whole run config for `model_name` (a key of MODELS) from a config file's argument: one
-  dataset of DATASETS ("binarized_mnist" when none is named), optionally with "tiny" (a few
-  steps of a very small model on slices of the dataset's splits; of "mnist" when none is named).
-
-  sizes[dataset]: the model keys for that dataset (the paper's network on binarized_mnist and
-  cifar10, smaller ones for the variants that run on a CPU); epochs[dataset]: the budget
-  (fractions allowed). The recipe (Adam 1e-3, batch 64, these budgets) is ours, not the papers':
-  published NLLs are not comparable with this config's. Datasets: `binarized_mnist` (TFDS),
-  `mnist` (the real MNIST 60k/10k, offline, dynamically binarized), `fashion_mnist` (likewise),
-  `fashion_mnist8` (8-bit), `cifar10` (TFDS).
-  Binary data is dynamically binarized (binarized_mnist is already binary: a no-op)."""
-  variants = [v for v in arg.split(",") if v]
-  unknown = [v for v in variants if v not in DATASETS and v != "tiny"]
-  datasets = [v for v in variants if v in DATASETS]
-  if unknown or len(datasets) > 1:
-    raise ValueError(f"config {model_name}: bad variant(s) {unknown or datasets} in {arg!r}; "
-                     f"expected at most one of {sorted(DATASETS)}, and/or tiny")
-  tiny = "tiny" in variants
-  dataset = datasets[0] if datasets else ("mnist" if tiny else "binarized_mnist")
-  name, train_split, eval_split, head = DATASETS[dataset]
-  c = config_lib.base()
-  c.update(default_method_config())
-  c.model.name = model_name
-  c.model.update(sizes[dataset])
-  c.head = head
-  c.data.update(name=name, train_split=train_split, eval_split=eval_split,
-                preprocess=HEADS[head].preprocess)
-  c.batch_size = 64
-  train_size = {"binarized_mnist": 50_000, "cifar10": 50_000}.get(dataset, 60_000)
-  c.num_steps = round(epochs[dataset] * train_size) // c.batch_size
-  c.log_every = 100
-  c.eval_every = c.sample_every = c.checkpoint_every = min(c.num_steps, 5_000)
-  if tiny:
-    c.data.train_split = "train[:512]"
-    c.data.eval_split = "test[:128]"
-    config_lib.tiny_schedule(c, steps=4)
-    c.num_samples = 4
-    channels = 3 if name == "cifar10" else 1
-    c.model.update(features=4 * channels, num_layers=2, out_features=8)
-  return c
 
 
 def get_model_file(name: str):
@@ -207,8 +154,7 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
   num_classes = spec.num_classes if config.model.conditional else 0
   if config.model.conditional and not spec.num_classes:
     raise ValueError(f"model.conditional=True, but {config.data.name} has no class labels")
-  model = model_file.make(config.model, channels=spec.image_shape[-1],
-                          num_outputs=head.num_outputs, num_classes=num_classes)
+  model = model_file.make(config.model, ModelSpec.of(spec, head.num_outputs))
   cached = getattr(model_file, "sample_cached", None) if config.cached_sampling else None
   sampler = cached or sample_uncached
   tx = optim.make(config.optimizer)

@@ -20,17 +20,16 @@ import optax
 from jaxgen import optim
 from jaxgen.methods.base import Batch, Method, Metrics, PRNGKey, TrainState, apply_update
 from jaxgen.models import classifier as classifier_models
-from jaxgen.types import DataSpec
+from jaxgen.types import DataSpec, ModelSpec
 
 LR_SCHEDULES = ("constant", "cosine")
 
 
 def default_method_config() -> ml_collections.ConfigDict:
-  """Every key `make` reads, with defaults: conv-pool ×2 (32, 64) + a 128-d dense layer. A
-  second conv per stage (convs_per_stage=2) costs 2.5x the step time on CPU."""
+  """Every key `make` reads, with defaults (the model's: jaxgen.models.classifier)."""
   return ml_collections.ConfigDict(dict(
       method="classifier",
-      model=dict(features=(32, 64), convs_per_stage=1, feature_dim=128, dropout=0.3),
+      model=classifier_models.default_config(),
       augment=dict(shift=0, flip=False),
       optimizer=optim.default_config(),
       lr_schedule="cosine",
@@ -60,7 +59,7 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
                      f"{spec.num_classes}")
   if config.lr_schedule not in LR_SCHEDULES:
     raise ValueError(f"unknown lr_schedule {config.lr_schedule!r}; expected one of {LR_SCHEDULES}")
-  model = classifier_models.make(config.model, spec.num_classes)
+  model = classifier_models.make(config.model, ModelSpec.of(spec))
   tx = optim.make(config.optimizer)
   if config.lr_schedule == "cosine":
     tx = optax.chain(tx, optax.scale_by_schedule(optax.cosine_decay_schedule(1.0,

@@ -30,14 +30,15 @@ from jaxgen.methods.base import Batch, Method, Metrics, PRNGKey, TrainState
 from jaxgen.methods.base import optimizer_step, real_pixels
 from jaxgen.methods.vae import importance_weighted_nll, per_sample_normal
 from jaxgen.models import draw as draw_models
-from jaxgen.types import DataSpec
+from jaxgen.types import DataSpec, ModelSpec
 
 
-def default_method_config() -> ml_collections.ConfigDict:
-  """Every key `make` reads, with defaults: the paper's MNIST model with attention."""
+def default_method_config(model: str = "attention") -> ml_collections.ConfigDict:
+  """Every key `make` reads, with defaults: the paper's MNIST model (`model`: a key of
+  jaxgen.models.draw.MODELS, with its own keys only)."""
   return ml_collections.ConfigDict(dict(
       method="draw",
-      model=dict(name="attention", steps=64, hidden=256, latent_dim=100, read_n=2, write_n=5),
+      model=draw_models.default_config(model),
       beta=1.0,
       optimizer=optim.default_config(grad_clip_norm=5.0),
       # A chunk runs chunk · eval.batch_size sequences through the T steps at once.
@@ -48,7 +49,7 @@ def default_method_config() -> ml_collections.ConfigDict:
 def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
   losses.check_preprocess("bernoulli", losses.BERNOULLI, config.data.preprocess)
   channels = spec.image_shape[-1]
-  model = draw_models.make(config.model, spec.image_shape)
+  model = draw_models.make(config.model, ModelSpec.of(spec))
   tx = optim.make(config.optimizer)
   steps, latent_dim = config.model.steps, config.model.latent_dim
   beta = config.beta

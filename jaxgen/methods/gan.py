@@ -46,54 +46,26 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from jaxgen import config as config_lib
 from jaxgen import losses
 from jaxgen import optim
 from jaxgen.methods import latent
 from jaxgen.methods.base import Batch, Method, Metrics, PRNGKey, TrainState, apply_update
 from jaxgen.models import gan as gan_models
-from jaxgen.types import DataSpec
+from jaxgen.types import DataSpec, ModelSpec
 
 
-def default_method_config() -> ml_collections.ConfigDict:
-  """Every key `make` reads, with defaults: the classic MLP GAN, trained with DCGAN's
-  optimizer settings (Adam 2e-4, β1 = 0.5; Radford et al. 2016) and the non-saturating loss."""
+def default_method_config(model: str = "mlp") -> ml_collections.ConfigDict:
+  """Every key `make` reads, with defaults: the classic MLP GAN (`model`: a key of
+  jaxgen.models.gan.MODELS, with its own keys only), trained with DCGAN's optimizer settings
+  (Adam 2e-4, β1 = 0.5; Radford et al. 2016) and the non-saturating loss."""
   return ml_collections.ConfigDict(dict(
       method="gan",
-      model=gan_models.default_model_config(),
+      model=gan_models.default_config(model),
       loss="non_saturating",
       optimizer=optim.default_config(lr=2e-4, b1=0.5),
       d_optimizer=optim.default_config(lr=2e-4, b1=0.5),
       gan=dict(n_critic=1, prior="normal", gp_weight=10.0, r1_weight=0.0, ema_decay=0.0),
   ))
-
-
-def dcgan_config(dataset: str, *, pad_to: int = 0) -> ml_collections.ConfigDict:
-  """A whole run config for the DCGAN reference recipe (Radford et al. 2016) on `dataset`: DCGAN
-  G and D (base width 64, z of 100 dimensions, batch norm in both, the paper's N(0, 0.02)
-  initialization), data in [-1, 1] for the tanh output, the non-saturating loss, Adam 2e-4 with
-  β1 = 0.5 for both players, batch 64. The DCGAN-family configs start here and change what their
-  paper changes (and set num_steps)."""
-  c = config_lib.base()
-  c.update(default_method_config())
-  c.method = "gan"
-  c.data.name = dataset
-  c.data.preprocess = "scale11"
-  c.data.pad_to = pad_to
-  c.model.update(name="dcgan", latent_dim=100, base_width=64)
-  c.loss = "non_saturating"
-  c.batch_size = 64
-  c.log_every = 200
-  c.eval_every = c.sample_every = c.checkpoint_every = 2_000
-  return c
-
-
-def tiny_networks(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """The model side of a GAN config's `tiny` variant (the trainer side is
-  jaxgen.config.tiny_schedule): networks small enough to compile and run in seconds on a CPU."""
-  c.model.latent_dim = 16
-  c.model.base_width = 8
-  return c
 
 
 def ema_update(ema, live, decay: float):
@@ -127,7 +99,7 @@ class _Networks:
   """The pieces every GAN function needs, built once per (config, spec)."""
 
   def __init__(self, config: ml_collections.ConfigDict, spec: DataSpec):
-    self.generator, self.discriminator = gan_models.make(config.model, spec)
+    self.generator, self.discriminator = gan_models.make(config.model, ModelSpec.of(spec))
     self.latent_dim = config.model.latent_dim
     if config.gan.prior not in latent.PRIORS:
       raise ValueError(f"gan.prior {config.gan.prior!r}: expected one of {sorted(latent.PRIORS)}")

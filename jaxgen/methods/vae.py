@@ -33,15 +33,15 @@ from jaxgen.methods import latent
 from jaxgen.methods.base import Batch, Method, Metrics, PRNGKey, TrainState
 from jaxgen.methods.base import optimizer_step, real_pixels
 from jaxgen.models import vae as vae_models
-from jaxgen.types import DataSpec
+from jaxgen.types import DataSpec, ModelSpec
 
 
-def default_method_config() -> ml_collections.ConfigDict:
-  """Every key `make` reads, with defaults: the classic MLP VAE on binarized MNIST."""
+def default_method_config(model: str = "mlp") -> ml_collections.ConfigDict:
+  """Every key `make` reads, with defaults: the classic MLP VAE on binarized MNIST (`model`: a
+  key of jaxgen.models.vae.MODELS, with its own keys only)."""
   return ml_collections.ConfigDict(dict(
       method="vae",
-      model=dict(name="mlp", latent_dim=50, hidden=(256, 256), features=(32, 64, 128),
-                 activation="relu", kernel_init="lecun_normal"),
+      model=vae_models.default_config(model),
       loss="bernoulli",
       beta=1.0,
       train_k=1,
@@ -88,9 +88,7 @@ def beta_elbo_loss(terms: tuple[jax.Array, jax.Array], beta: float) -> tuple[jax
 def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
   likelihood = losses.get_likelihood(config.loss)
   losses.check_preprocess(config.loss, likelihood, config.data.preprocess)
-  height, width, channels = spec.image_shape
-  model = vae_models.make(
-      config.model, (height, width, channels * likelihood.params_per_channel))
+  model = vae_models.make(config.model, ModelSpec.of(spec, likelihood.params_per_channel))
   tx = optim.make(config.optimizer)
   latent_dim = config.model.latent_dim
   beta, train_k = config.beta, config.train_k
@@ -101,7 +99,7 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
   if iwae_k > 0 and iwae_chunk < 1:
     raise ValueError(f"eval.iwae_chunk must be >= 1 when eval.iwae_k > 0, got {iwae_chunk}")
   mask = real_pixels(spec)  # the likelihood leaves out the padding data.pad_to added
-  nats_to_bpd = 1.0 / (float(jnp.sum(mask)) * channels * math.log(2.0))
+  nats_to_bpd = 1.0 / (float(jnp.sum(mask)) * spec.image_shape[-1] * math.log(2.0))
 
   def decode(params, z):
     return model.apply({"params": params}, z, method="decode")

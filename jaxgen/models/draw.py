@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgen import registry
+from jaxgen.types import ModelSpec
 
 # Keeps a filter row finite when every pixel lies many σ from its centre (eq. 25's Z_x → 0).
 FILTER_EPS = 1e-8
@@ -165,26 +166,37 @@ class DRAW(nn.Module):
     return canvases
 
 
-def attention(c: ml_collections.ConfigDict, image_shape: tuple[int, int, int]) -> DRAW:
+def attention(c: ml_collections.ConfigDict, spec: ModelSpec) -> DRAW:
   """Selective attention: read_n × read_n read and write_n × write_n write glimpses."""
-  image_shape = tuple(image_shape)
+  image_shape = tuple(spec.image_shape)
   return DRAW(image_shape, c.hidden, c.latent_dim, AttentiveRead(image_shape, c.read_n),
               AttentiveWrite(image_shape, c.write_n))
 
 
-def no_attention(c: ml_collections.ConfigDict, image_shape: tuple[int, int, int]) -> DRAW:
-  """Whole-image read of [x, x̂] and a full-size write; read_n and write_n are unused."""
-  image_shape = tuple(image_shape)
+def no_attention(c: ml_collections.ConfigDict, spec: ModelSpec) -> DRAW:
+  """Whole-image read of [x, x̂] and a full-size write."""
+  image_shape = tuple(spec.image_shape)
   return DRAW(image_shape, c.hidden, c.latent_dim, FullRead(), FullWrite(image_shape))
 
 
-# name -> builder(config.model, image_shape), as in jaxgen.models.vae.
-MODELS: dict[str, Callable[[ml_collections.ConfigDict, tuple[int, int, int]], DRAW]] = {
+# name -> builder(config.model, spec), as in jaxgen.models.vae.
+MODELS: dict[str, Callable[[ml_collections.ConfigDict, ModelSpec], DRAW]] = {
     "attention": attention,
     "no_attention": no_attention,
 }
+# name -> the keys its builder reads (steps, T, is read by the method), with defaults: the
+# paper's MNIST model.
+_RECURRENCE = dict(steps=64, hidden=256, latent_dim=100)
+DEFAULTS = {
+    "attention": dict(**_RECURRENCE, read_n=2, write_n=5),
+    "no_attention": _RECURRENCE,
+}
 
 
-def make(c: ml_collections.ConfigDict, image_shape: tuple[int, int, int]) -> DRAW:
+def default_config(name: str = "attention") -> ml_collections.ConfigDict:
+  return registry.model_config(name, DEFAULTS)
+
+
+def make(c: ml_collections.ConfigDict, spec: ModelSpec) -> DRAW:
   """`config.model` -> module; c.name is a key of MODELS or a "module:builder" path."""
-  return registry.resolve(c.name, MODELS, kind="model")(c, image_shape)
+  return registry.resolve(c.name, MODELS, kind="model")(c, spec)

@@ -21,7 +21,7 @@ import ml_collections
 
 from jaxgen import registry
 from jaxgen.models.layers import PatchConv, PhaseConvTranspose
-from jaxgen.types import DataSpec
+from jaxgen.types import ModelSpec
 
 OUTPUTS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "sigmoid": nn.sigmoid,  # the classic: data in [0, 1]
@@ -268,13 +268,13 @@ class InfoGANFeatures(nn.Module):
     return layer(nn.Dense(16 * self.width, kernel_init=_DCGAN_KERNEL_INIT), h, self.batch_norm)
 
 
-def _num_classes(c: ml_collections.ConfigDict, spec: DataSpec) -> int:
+def _num_classes(c: ml_collections.ConfigDict, spec: ModelSpec) -> int:
   if c.conditional and spec.num_classes < 1:
     raise ValueError("model.conditional needs a labelled dataset (spec.num_classes > 0)")
   return spec.num_classes if c.conditional else 0
 
 
-def mlp(c: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn.Module]:
+def mlp(c: ml_collections.ConfigDict, spec: ModelSpec) -> tuple[nn.Module, nn.Module]:
   """The classic MLP GAN: z -> 256 -> 512 -> 1024 -> image and image -> 512 -> 256 -> 1, ReLU
   hidden units (Goodfellow et al. 2014 used maxout in D)."""
   if c.output not in OUTPUTS:
@@ -286,7 +286,7 @@ def mlp(c: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn.Mod
   return generator, Discriminator(features, num_classes, c.spectral_norm)
 
 
-def dcgan(c: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn.Module]:
+def dcgan(c: ml_collections.ConfigDict, spec: ModelSpec) -> tuple[nn.Module, nn.Module]:
   """DCGAN at 32x32 or 64x64 (from spec.image_shape); data in [-1, 1] (tanh output). Radford et
   al.'s initialization throughout; the conditional models' label embeddings are not DCGAN's and
   keep Flax's."""
@@ -300,7 +300,7 @@ def dcgan(c: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn.M
                                                     _DCGAN_KERNEL_INIT)
 
 
-def infogan(c: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn.Module]:
+def infogan(c: ml_collections.ConfigDict, spec: ModelSpec) -> tuple[nn.Module, nn.Module]:
   """The InfoGAN-style G and D of Lucic et al. (2018) as google/compare_gan v1 builds them for
   28x28 MNIST and Fashion-MNIST (H and W divisible by 4): widths from model.base_width (64: the
   study's), batch norm in G always and in D's second and third layers when model.d_norm is
@@ -322,35 +322,37 @@ def infogan(c: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn
                                                     _DCGAN_KERNEL_INIT)
 
 
-def default_model_config() -> ml_collections.ConfigDict:
-  """Every model key, with defaults: the classic MLP GAN (latent_dim is read by the method, which
-  draws z; the conditional generator's label embedding has the same width)."""
-  return ml_collections.ConfigDict(dict(
-      name="mlp",
-      latent_dim=100,
-      hidden_g=(256, 512, 1024),  # mlp
-      hidden_d=(512, 256),        # mlp
-      output="sigmoid",           # mlp, infogan: a key of OUTPUTS; DCGAN is always tanh
-      base_width=64,              # dcgan; infogan (w: convs w and 2w, dense 16w)
-      spectral_norm=False,        # in D, independent of d_norm
-      d_norm="batch",             # dcgan: D's normalization from its second layer on
-                                  # (CRITIC_NORMS); infogan: "batch" or "none"
-      d_kernel_size=4,            # dcgan: D's convolutions (5 in Gulrajani et al.'s critics)
-      conditional=False,          # label embedding concatenated to z; projection discriminator
-      phase_transposed_conv=True,  # dcgan, infogan
-      patch_conv=True,            # infogan: D's convolutions as layers.PatchConv or nn.Conv
-  ))
-
-
 # name -> builder(config.model, spec) -> (generator, discriminator).
-MODELS: dict[str, Callable[[ml_collections.ConfigDict, DataSpec], tuple[nn.Module, nn.Module]]] = {
+MODELS: dict[str, Callable[[ml_collections.ConfigDict, ModelSpec], tuple[nn.Module, nn.Module]]] = {
     "mlp": mlp,
     "dcgan": dcgan,
     "infogan": infogan,
 }
 
 
-def make(c: ml_collections.ConfigDict, spec: DataSpec) -> tuple[nn.Module, nn.Module]:
+# name -> the keys its builder reads, with defaults (latent_dim, z's size, is also read by the
+# method; `conditional` feeds labels to both networks).
+_COMMON = dict(latent_dim=100, conditional=False, spectral_norm=False)  # spectral norm: in D
+DEFAULTS = {
+    "mlp": dict(**_COMMON, hidden_g=(256, 512, 1024), hidden_d=(512, 256),
+                output="sigmoid"),  # a key of OUTPUTS
+    "dcgan": dict(**_COMMON, base_width=64,
+                  d_norm="batch",   # D's normalization from its second layer on: CRITIC_NORMS
+                  d_kernel_size=4,  # D's convolutions (5 in Gulrajani et al.'s critics)
+                  phase_transposed_conv=True),
+    "infogan": dict(**_COMMON, base_width=64,  # w: convs w and 2w, dense 16w
+                    output="sigmoid",
+                    d_norm="batch",  # "batch" or "none"
+                    phase_transposed_conv=True,
+                    patch_conv=True),  # D's convolutions as layers.PatchConv or nn.Conv
+}
+
+
+def default_config(name: str = "mlp") -> ml_collections.ConfigDict:
+  return registry.model_config(name, DEFAULTS)
+
+
+def make(c: ml_collections.ConfigDict, spec: ModelSpec) -> tuple[nn.Module, nn.Module]:
   """`config.model` -> (generator, discriminator); c.name is a key of MODELS or a
   "module:builder" path."""
   return registry.resolve(c.name, MODELS, kind="model")(c, spec)

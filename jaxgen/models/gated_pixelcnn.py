@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgen.models.layers import MaskedConv, class_bias, class_embed, masked_output
+from jaxgen.types import ModelSpec
 
 FIRST_KERNEL_SIZE = 7
 
@@ -197,10 +198,17 @@ def sample_cached(model: GatedPixelCNN, variables, key: jax.Array,
   return x
 
 
-def make(c: ml_collections.ConfigDict, *, channels: int, num_outputs: int,
-         num_classes: int) -> GatedPixelCNN:
+def default_config(name: str = "gated_pixelcnn") -> ml_collections.ConfigDict:
+  """The keys `make` reads, with defaults (conditional: a class bias, when the
+  data has labels)."""
+  return ml_collections.ConfigDict(dict(
+      name=name, features=32, num_layers=7, kernel_size=3, out_features=32, conditional=False))
+
+
+def make(c: ml_collections.ConfigDict, spec: ModelSpec) -> GatedPixelCNN:
   """config.model -> GatedPixelCNN with skip connections; reads features, num_layers,
-  kernel_size, out_features and conditional (class bias iff conditional and num_classes > 0)."""
+  kernel_size, out_features and conditional (class bias iff conditional and spec.num_classes > 0)."""
   return GatedPixelCNN(features=c.features, num_layers=c.num_layers, kernel_size=c.kernel_size,
-                       out_features=c.out_features, channels=channels, num_outputs=num_outputs,
-                       num_classes=num_classes if c.conditional else 0)
+                       out_features=c.out_features, channels=spec.image_shape[-1],
+                  num_outputs=spec.outputs_per_channel,
+                       num_classes=spec.num_classes if c.conditional else 0)

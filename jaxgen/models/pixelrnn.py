@@ -49,6 +49,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgen.models.layers import MaskedConv, class_bias, class_embed, masked_output
+from jaxgen.types import ModelSpec
 
 
 def lstm_update(gates: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -330,12 +331,19 @@ def sample_cached(model: PixelRNN, variables, key: jax.Array, shape: tuple[int, 
   return x
 
 
-def make(c: ml_collections.ConfigDict, *, channels: int, num_outputs: int,
-         num_classes: int) -> PixelRNN:
+def default_config(name: str = "row_lstm") -> ml_collections.ConfigDict:
+  """The keys `make` reads, with defaults (conditional: a class bias, when the
+  data has labels)."""
+  return ml_collections.ConfigDict(dict(
+      name=name, features=32, num_layers=7, out_features=32, conditional=False))
+
+
+def make(c: ml_collections.ConfigDict, spec: ModelSpec) -> PixelRNN:
   """config.model -> PixelRNN; reads name (a key of LAYERS), features, num_layers, out_features
-  and conditional (class bias iff conditional and num_classes > 0)."""
+  and conditional (class bias iff conditional and spec.num_classes > 0)."""
   if c.name not in LAYERS:
     raise ValueError(f"pixelrnn: unknown model {c.name!r}; expected one of {sorted(LAYERS)}")
   return PixelRNN(layer=c.name, features=c.features, num_layers=c.num_layers,
-                  out_features=c.out_features, channels=channels, num_outputs=num_outputs,
-                  num_classes=num_classes if c.conditional else 0)
+                  out_features=c.out_features, channels=spec.image_shape[-1],
+                  num_outputs=spec.outputs_per_channel,
+                  num_classes=spec.num_classes if c.conditional else 0)

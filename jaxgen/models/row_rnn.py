@@ -19,6 +19,7 @@ import ml_collections
 
 from jaxgen.models.layers import class_bias, class_embed
 from jaxgen.models.pixelrnn import lstm_update
+from jaxgen.types import ModelSpec
 
 State = tuple[tuple[jax.Array, jax.Array], ...]  # (c, h) [B, features] per layer
 
@@ -95,10 +96,16 @@ def sample_cached(model: RowRNN, variables, key: jax.Array, shape: tuple[int, in
   return jnp.moveaxis(rows, 0, 1).reshape(shape)
 
 
-def make(c: ml_collections.ConfigDict, *, channels: int, num_outputs: int,
-         num_classes: int) -> RowRNN:
+def default_config(name: str = "row_rnn") -> ml_collections.ConfigDict:
+  """The keys `make` reads, with defaults (conditional: a class bias, when the
+  data has labels)."""
+  return ml_collections.ConfigDict(dict(
+      name=name, features=32, num_layers=7, conditional=False))
+
+
+def make(c: ml_collections.ConfigDict, spec: ModelSpec) -> RowRNN:
   """config.model -> RowRNN; reads features, num_layers and conditional (class bias iff
   conditional and num_classes > 0)."""
-  del channels  # the readout is sized by the first row it sees
-  return RowRNN(features=c.features, num_layers=c.num_layers, num_outputs=num_outputs,
-                num_classes=num_classes if c.conditional else 0)
+  return RowRNN(features=c.features, num_layers=c.num_layers,
+                num_outputs=spec.outputs_per_channel,
+                num_classes=spec.num_classes if c.conditional else 0)

@@ -1,5 +1,5 @@
 """Variational autoencoders: an encoder x -> (mean, logvar) of a diagonal Gaussian q(z|x) and a
-decoder z -> likelihood parameters of shape `out_shape` = (H, W, C * params_per_channel).
+decoder z -> likelihood parameters of shape (H, W, C * spec.outputs_per_channel).
 
 Modules are deterministic: the method draws the noise and passes it in, so the PRNG policy
 lives in one place (jaxgen/methods/vae.py).
@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgen import registry
+from jaxgen.types import ModelSpec
 
 
 Activation = Callable[[jax.Array], jax.Array]
@@ -124,30 +125,45 @@ def _units(c: ml_collections.ConfigDict) -> dict:
               kernel_init=registry.resolve(c.kernel_init, KERNEL_INITS, kind="kernel_init"))
 
 
-def mlp(c: ml_collections.ConfigDict, out_shape: tuple[int, int, int]) -> VAE:
+def _out_shape(spec: ModelSpec) -> tuple[int, int, int]:
+  height, width, channels = spec.image_shape
+  return height, width, channels * spec.outputs_per_channel
+
+
+def mlp(c: ml_collections.ConfigDict, spec: ModelSpec) -> VAE:
   """The classic MLP VAE: 784 -> 256 -> 256 -> (mean, logvar) and mirrored back for hidden =
   (256, 256) on MNIST; ReLU hidden units by default (Kingma & Welling 2014 and Burda et al.
   2016 use tanh: model.activation)."""
   hidden = tuple(c.hidden)
   return VAE(MLPEncoder(hidden, c.latent_dim, **_units(c)),
-             MLPDecoder(hidden, tuple(out_shape), **_units(c)))
+             MLPDecoder(hidden, _out_shape(spec), **_units(c)))
 
 
-def conv(c: ml_collections.ConfigDict, out_shape: tuple[int, int, int]) -> VAE:
+def conv(c: ml_collections.ConfigDict, spec: ModelSpec) -> VAE:
   """Stride-2 convolutions (32 -> 16 -> 8 -> 4 for three stages), mirrored by ConvTranspose."""
   features = tuple(c.features)
   return VAE(ConvEncoder(features, c.latent_dim, **_units(c)),
-             ConvDecoder(features, tuple(out_shape), **_units(c)))
+             ConvDecoder(features, _out_shape(spec), **_units(c)))
 
 
-# name -> builder(config.model, out_shape). Builders rather than partials of one class: each
-# family reads its own config key (mlp: hidden; conv: features).
-MODELS: dict[str, Callable[[ml_collections.ConfigDict, tuple[int, int, int]], VAE]] = {
+# name -> builder(config.model, spec). Builders rather than partials of one class: each family
+# reads its own config key (mlp: hidden; conv: features).
+MODELS: dict[str, Callable[[ml_collections.ConfigDict, ModelSpec], VAE]] = {
     "mlp": mlp,
     "conv": conv,
 }
+# name -> the keys its builder reads (latent_dim also by the method), with defaults.
+_UNITS = dict(latent_dim=50, activation="relu", kernel_init="lecun_normal")
+DEFAULTS = {
+    "mlp": dict(hidden=(256, 256), **_UNITS),
+    "conv": dict(features=(32, 64, 128), **_UNITS),
+}
 
 
-def make(c: ml_collections.ConfigDict, out_shape: tuple[int, int, int]) -> VAE:
+def default_config(name: str = "mlp") -> ml_collections.ConfigDict:
+  return registry.model_config(name, DEFAULTS)
+
+
+def make(c: ml_collections.ConfigDict, spec: ModelSpec) -> VAE:
   """`config.model` -> module; c.name is a key of MODELS or a "module:builder" path."""
-  return registry.resolve(c.name, MODELS, kind="model")(c, out_shape)
+  return registry.resolve(c.name, MODELS, kind="model")(c, spec)
