@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "tests"))
-from conftest import load_config  # noqa: E402
+from helpers import load_config  # noqa: E402
 from jaxgen import methods, runtime, train  # noqa: E402
 from jaxgen.evaluators.likelihood import Likelihood  # noqa: E402
 from jaxgen.images import save_png  # noqa: E402

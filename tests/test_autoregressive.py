@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.special
 
-from conftest import load_config
+from helpers import load_config
 from jaxgen import data as data_lib
 from jaxgen import losses
 from jaxgen.methods import autoregressive

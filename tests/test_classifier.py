@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import load_config
+from helpers import load_config
 from jaxgen import data as data_lib
 from jaxgen import train
 from jaxgen.methods import classifier

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import load_config, run_cli
+from helpers import load_config, run_cli
 from jaxgen import data, prng, train
 from jaxgen.evaluators.likelihood import Likelihood
 from jaxgen.evaluators.reconstruction import Reconstruction

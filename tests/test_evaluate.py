@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 from jaxgen import data, train
 from jaxgen.evaluators.reconstruction import Reconstruction
 from jaxgen.run import Run

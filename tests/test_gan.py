@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from conftest import load_config
+from helpers import load_config
 from jaxgen import checkpoint
 from jaxgen import config as config_lib
 from jaxgen import data

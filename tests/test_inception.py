@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import run_cli
+from helpers import run_cli
 import flax.linen as nn
 from flax import traverse_util
 from scipy import linalg

@@ -12,7 +12,7 @@ import numpy as np
 import optax
 import pytest
 
-from conftest import assert_trees_equal, load_config
+from helpers import assert_trees_equal, load_config
 from jaxgen import config as config_lib
 from jaxgen import methods, prng, train
 from jaxgen.methods.base import (EvalStepFn, InitFn, InterpolateFn, Method, ReconstructFn,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import load_config, run_cli
+from helpers import load_config, run_cli
 from jaxgen import config as config_lib
 from jaxgen import train
 from jaxgen.run import Run

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import (ROOT, assert_trees_close, assert_trees_equal, load_config, params_of,
-                      run_cli)
+from helpers import (ROOT, assert_trees_close, assert_trees_equal, load_config, params_of,
+                     run_cli)
 from jaxgen import train
 
 

@@ -7,7 +7,7 @@ import os
 import jax.numpy as jnp
 import pytest
 
-from conftest import load_config, run_cli
+from helpers import load_config, run_cli
 from jaxgen import checkpoint, train
 from jaxgen.evaluators.sample_quality import SampleQuality
 from jaxgen.run import Run

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from conftest import load_config
+from helpers import load_config
 from jaxgen import config as config_lib
 from jaxgen import data as data_lib
 from jaxgen import losses
