@@ -3,9 +3,7 @@ training, config errors. Causality, receptive fields and the cached samplers are
 model in test_pixelcnn.py and test_pixelrnn.py."""
 
 import math
-import types
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,21 +17,6 @@ from jaxgen.methods import autoregressive
 from jaxgen.types import DataSpec
 
 ARCHS = sorted(autoregressive.MODELS)
-
-
-class _Uniform(nn.Module):
-  """All-zero logits (one unused parameter, so the optimizer has something to hold)."""
-  num_outputs: int
-
-  @nn.compact
-  def __call__(self, x, labels=None):
-    del labels
-    scale = self.param("scale", nn.initializers.zeros_init(), ())
-    return jnp.zeros((*x.shape, self.num_outputs)) * scale
-
-
-UNIFORM = types.SimpleNamespace(
-    make=lambda cfg, *, channels, num_outputs, num_classes: _Uniform(num_outputs))
 
 
 def method_config(arch, head="bernoulli", **model):
@@ -59,7 +42,7 @@ def data_batch(head, shape, seed=0, num_classes=10):
 @pytest.mark.parametrize("head,bits", [("bernoulli", 1.0), ("softmax256", 8.0)])
 def test_uniform_logits_score_one_bit_per_binary_pixel_and_eight_per_subpixel(head, bits):
   shape = (3, 5, 4, 3)
-  method = autoregressive.make(method_config("test_autoregressive:UNIFORM", head),
+  method = autoregressive.make(method_config("uniform_pixel_model:UNIFORM", head),
                                DataSpec(shape[1:], 10))
   batch = data_batch(head, shape)
   state = method.init(jax.random.key(0), batch)
