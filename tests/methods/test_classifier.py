@@ -1,31 +1,16 @@
-"""The classifier method and the shipped domain feature extractors built from it."""
-
-import math
+"""The classifier method: random shifts, learning an easy task, and the tiny configs' training
+(the shipped domain extractors built from it: tests/metrics/test_domain.py)."""
 
 import chex
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from helpers import load_config
-from jaxgen import data as data_lib
 from jaxgen import train
 from jaxgen.methods import classifier
-from jaxgen.metrics import domain
-from jaxgen.models import classifier as classifier_models
 from jaxgen.types import DataSpec
-
-
-# ----- Model and method ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("shape", [(2, 28, 28, 5), (2, 7, 9, 3)])
-def test_max_pool_2x2_is_flax_max_pool(shape):
-  x = jax.random.normal(jax.random.key(0), shape)
-  np.testing.assert_array_equal(classifier_models.max_pool_2x2(x),
-                                nn.max_pool(x, (2, 2), strides=(2, 2)))
 
 
 def test_random_shift_translates_each_image_within_the_bound():
@@ -75,46 +60,3 @@ def test_tiny_config_trains_without_sample_grids(tmp_path, name):
   assert set(summary["eval"]) == {"eval/accuracy", "eval/nll"}
   assert not (tmp_path / "samples").exists()
   assert (tmp_path / "checkpoints" / "1").exists()
-
-
-# ----- Shipped extractors ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", domain.NAMES)
-def test_shipped_extractor_classifies_held_out_images(name):
-  meta = domain.info(name)
-  # Each extractor is trained on its dataset's train split and evaluated on the test split.
-  assert (meta["dataset"], meta["train_split"], meta["split"], meta["preprocess"]) == (
-      name, "train", "test", "scale01")
-  ds = data_lib.load(name, "test[:1000]")
-  extract = domain.load_domain_extractor(name)
-  features, logits = extract(jnp.asarray(ds.images, jnp.float32) / 255.0)
-  assert features.shape == (1000, meta["model"]["feature_dim"]) and logits.shape == (1000, 10)
-  assert bool(jnp.all(features >= 0.0))  # ReLU outputs
-  accuracy = float(np.mean(np.argmax(logits, -1) == ds.labels))
-  # 1000 images: the standard error of the subset's accuracy is ≤ 0.9 points.
-  assert accuracy >= meta["accuracy"] - 0.02, (accuracy, meta["accuracy"])
-
-
-def test_extractor_accepts_padded_images_and_rejects_other_shapes():
-  extract = domain.load_domain_extractor("fashion_mnist")
-  images = jax.random.uniform(jax.random.key(0), (4, 28, 28, 1))
-  features, logits = extract(images)
-  padded_features, padded_logits = extract(data_lib.pad_to(images, 32))
-  np.testing.assert_allclose(padded_features, features, rtol=1e-6)
-  np.testing.assert_allclose(padded_logits, logits, rtol=1e-6)
-  single, _ = extract(images[:1])  # running batch statistics: no dependence on the batch
-  np.testing.assert_allclose(single, features[:1], rtol=1e-4, atol=1e-4)  # matmul rounding
-  for bad in [(4, 28, 28, 3), (4, 30, 30, 1), (28, 28, 1)]:
-    with pytest.raises(ValueError, match=r"takes images \[B, 28, 28, 1\]"):
-      extract(jnp.zeros(bad))
-  with pytest.raises(ValueError, match="float images in"):
-    extract(jnp.zeros((4, 28, 28, 1), jnp.uint8))
-  with pytest.raises(ValueError, match="no domain extractor for 'cifar10'"):
-    domain.load_domain_extractor("cifar10")
-
-
-def test_shipped_weights_are_small():
-  for name in domain.NAMES:
-    assert (domain.WEIGHTS_DIR / f"classifier_{name}.npz").stat().st_size < 5 * 2**20
-    assert math.isfinite(domain.info(name)["nll"])
