@@ -8,7 +8,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import scipy.special
 
 from helpers import load_config
 from jaxgen import data as data_lib
@@ -49,16 +48,6 @@ def test_uniform_logits_score_one_bit_per_binary_pixel_and_eight_per_subpixel(he
   metrics = method.eval_step(state, batch, jax.random.key(1))
   np.testing.assert_allclose(metrics["bpd"], bits, rtol=1e-6)
   np.testing.assert_allclose(metrics["nll"], bits * math.log(2) * 5 * 4 * 3, rtol=1e-6)
-
-
-def test_categorical_nll_against_scipy():
-  rng = np.random.default_rng(0)
-  logits = rng.normal(size=(2, 3, 4, 256)).astype(np.float32)
-  targets = rng.integers(0, 256, (2, 3, 4))
-  log_p = scipy.special.log_softmax(logits.astype(np.float64), axis=-1)
-  expected = -np.take_along_axis(log_p, targets[..., None], -1).sum(axis=(1, 2, 3))
-  np.testing.assert_allclose(losses.categorical_nll(jnp.asarray(logits), jnp.asarray(targets)),
-                             expected, rtol=1e-5)
 
 
 def _perturbed(params, scale):
@@ -177,19 +166,6 @@ def test_head_and_preprocessing_must_match(head, mode):
   else:
     with pytest.raises(ValueError, match=f"^head '{head}'.*data.preprocess is '{mode}'$"):
       autoregressive.make(c, DataSpec((4, 4, 1), 10))
-
-
-def test_logistic_mixture_is_a_distribution_over_the_256_values_and_one_component_is_the_logistic():
-  rng = np.random.default_rng(0)
-  params = jnp.asarray(rng.normal(size=(1, 9)) * [1, 1, 1, 0.5, 0.5, 0.5, 1, 1, 1], jnp.float32)
-  values = jnp.arange(256) / 127.5 - 1.0
-  nll = jax.vmap(lambda v: losses.discretized_logistic_mixture_nll(params, v[None]))(values)
-  np.testing.assert_allclose(np.exp(-np.asarray(nll, np.float64)).sum(), 1.0, rtol=1e-5)
-  one = params[:, [0, 3, 6]]
-  x = jnp.asarray([[0.2]])
-  np.testing.assert_allclose(
-      losses.discretized_logistic_mixture_nll(one[:, None], x),
-      losses.discretized_logistic_nll((one[:, 1:2], one[:, 2:3]), x), rtol=1e-6)
 
 
 def test_logistic_mixture_draws_follow_its_probabilities():
