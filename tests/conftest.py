@@ -1,4 +1,5 @@
-"""Fixtures and hooks for the whole suite; the shared helpers are in tests/helpers/."""
+"""Fixtures and hooks for the whole suite (`trained` is the run that test_run.py and
+test_evaluate.py evaluate); the shared helpers are in tests/helpers/."""
 
 import os
 
@@ -6,11 +7,22 @@ import jax
 import pytest
 
 from helpers import ROOT, load_config
+from jaxgen import train
 
 
 @pytest.fixture
 def tiny_fmnist():
   return load_config("vae_fashion_mnist", "tiny")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """The tiny VAE, trained once (20 steps), with an eval split of 1,000 images."""
+  workdir = tmp_path_factory.mktemp("run")
+  config = load_config("vae_fashion_mnist", "tiny")
+  config.data.eval_split = "test[:1000]"
+  train.train_and_evaluate(config, str(workdir))
+  return config, str(workdir)
 
 
 def pytest_configure(config):

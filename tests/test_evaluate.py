@@ -5,6 +5,7 @@ import json
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from PIL import Image
 
 from helpers import run_cli
 from jaxgen import data, train
@@ -128,3 +129,29 @@ def test_evaluate_cli_names_bad_input(tmp_path, args, message):
   proc = run_cli("-m", "jaxgen.evaluate", *wd, *args, "--cache_dir", str(tmp_path / "cache"),
                  check=False)
   assert proc.returncode != 0 and message in proc.stderr, proc.stderr[-2000:]
+
+
+def test_scores_of_samples_in_memory_npz_and_png_agree(trained, tmp_path):
+  """Generated images are quantised to 8 bits before the extractor, as a saved PNG is: the
+  run's own samples, their float .npz and their PNG files give the same FID, KID and PR."""
+  config, workdir = trained
+  run = Run(config, workdir)
+  samples = np.concatenate([x for x, _ in run.sample_batches(run.restore(), 0, 200, 100, False)])
+  run.checkpoints.close()
+  assert len(np.unique(samples)) > 256  # floats between the 8-bit levels
+  np.savez(tmp_path / "samples.npz", images=samples)
+  pngs = tmp_path / "pngs"
+  pngs.mkdir()
+  for i, x in enumerate(np.clip(np.round(samples[..., 0] * 255), 0, 255).astype(np.uint8)):
+    Image.fromarray(x).save(pngs / f"{i:04d}.png")
+  common = ["--metrics", "fid,kid,pr", "--batch_size", "100", "--cache_dir", str(tmp_path / "c")]
+  real = ["--dataset", "fashion_mnist", "--split", config.data.eval_split]
+  results = {}
+  for name, args in (("run", ["--workdir", workdir, "--num", "200"]),
+                     ("npz", ["--images", str(tmp_path / "samples.npz"), *real]),
+                     ("png", ["--images", str(pngs), *real])):
+    out = tmp_path / f"{name}.json"
+    run_cli("-m", "jaxgen.evaluate", *args, *common, "--out", str(out))
+    results[name] = json.loads(out.read_text())["metrics"]
+  assert set(results["run"]) >= {"fid", "kid", "precision", "recall"}
+  assert results["run"] == results["npz"] == results["png"]
