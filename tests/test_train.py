@@ -1,5 +1,6 @@
-"""The trainer: one step per tiny config, resume and sampling bit-identical, 8 devices and
-2 processes against 1, signals, non-finite losses, config errors."""
+"""The trainer: one step per tiny config, resume bit-identical, 8 devices and 2 processes against
+1, signals, non-finite losses, config errors; sample metrics on their schedule and the best
+checkpoint, kept across a resume."""
 
 import json
 import os
@@ -13,9 +14,10 @@ import jax
 import numpy as np
 import pytest
 
-from helpers import (ROOT, assert_trees_close, assert_trees_equal, load_config, params_of,
-                     run_cli)
-from jaxgen import train
+from helpers import (ROOT, _best_steps, assert_trees_close, assert_trees_equal, load_config,
+                     params_of, run_cli)
+from jaxgen import checkpoint, train
+from jaxgen.run import Run
 
 
 def _short(config, steps=20, split="train[:512]"):
@@ -159,3 +161,84 @@ def test_loss_falls_on_real_data(tmp_path, tiny_fmnist):
   losses = [r["train/loss"] for r in map(json.loads, open(tmp_path / "metrics.jsonl"))
             if "train/loss" in r]
   assert losses[-1] < 0.6 * losses[0], losses
+
+
+# ----- Sample metrics during training and the best checkpoint ----------------------------------
+
+
+def _logged(workdir, key):
+  """{step: value} of `key` in a workdir's metrics.jsonl."""
+  rows = map(json.loads, open(os.path.join(workdir, "metrics.jsonl")))
+  return {r["step"]: r[key] for r in rows if key in r}
+
+
+@pytest.mark.filterwarnings("ignore:Matrix is singular")  # 128 samples, 128-d features
+def test_sample_metrics_follow_their_schedule_and_the_best_fid_is_kept(tmp_path, tiny_fmnist):
+  c = tiny_fmnist  # 20 steps, eval every 10
+  c.evals.samples.update(every=5, num=128, metrics="fid")
+  c.evals.reconstructions.update(every=5, num=128)
+  c.eval.cache_dir = str(tmp_path / "cache")
+  c.best_metric = "eval/fid"
+  _, summary = train.train_and_evaluate(c, str(tmp_path))
+  fid = _logged(tmp_path, "eval/fid")
+  assert sorted(fid) == sorted(_logged(tmp_path, "eval/ms_ssim")) == [5, 10, 15, 20]
+  assert sorted(_logged(tmp_path, "eval/neg_elbo")) == [10, 20]
+  assert "eval/kid" not in summary["eval"]
+  best_step = min(fid, key=fid.get)
+  assert _best_steps(tmp_path) == [best_step]
+  record = checkpoint.read_best(tmp_path)
+  assert record == {"metric": "eval/fid", "mode": "min", "value": fid[best_step],
+                    "step": best_step} == summary["best"]
+  assert os.listdir(tmp_path / "cache")  # real features went to config.eval.cache_dir
+
+
+def test_resume_keeps_the_stored_best_and_clis_restore_it(tmp_path, tiny_fmnist):
+  """eval/kl (min) rises as the VAE starts to use its latents: the first eval is the best, and
+  the resumed run must keep it rather than save its own first, worse value."""
+  c = tiny_fmnist
+  c.eval_every = 5
+  c.evals.samples.update(every=0, num=64, metrics="kid")  # every=0: with every eval
+  c.eval.cache_dir = str(tmp_path / "cache")
+  c.best_metric, c.best_mode = "eval/kl", "min"
+  c.num_steps = 10
+  train.train_and_evaluate(c, str(tmp_path))
+  first = checkpoint.read_best(tmp_path)
+  c.num_steps = 20
+  _, summary = train.train_and_evaluate(c, str(tmp_path))
+  kl = _logged(tmp_path, "eval/kl")
+  assert sorted(kl) == sorted(_logged(tmp_path, "eval/kid")) == [5, 10, 15, 20]
+  assert min(kl[15], kl[20]) > kl[5] == min(kl.values())  # later values are worse
+  assert first == checkpoint.read_best(tmp_path) == summary["best"]
+  assert first["step"] == 5 and _best_steps(tmp_path) == [5]
+
+  run = Run(c, str(tmp_path))
+  assert int(run.restore("best").step) == 5
+  run.checkpoints.close()
+  out = tmp_path / "best.json"
+  run_cli("-m", "jaxgen.evaluate", "--workdir", str(tmp_path), "--step", "best", "--num", "128",
+          "--out", str(out))
+  result = json.loads(out.read_text())
+  assert result["step"] == 5 and result["best"] == first
+
+
+@pytest.mark.parametrize("best_metric, sample_metrics, message", [
+    ("eval/neg_elbow", "", r"config.best_metric='eval/neg_elbow'.*eval/neg_elbo"),
+    ("eval/fid", "", r"config.best_metric='eval/fid'.*eval/neg_elbo.*config.evals"),
+    ("eval/fid", "fid,fdi", r"config.evals.samples: metrics='fid,fdi'; expected any of fid"),
+])
+def test_bad_metric_names_fail_before_training(tmp_path, tiny_fmnist, best_metric,
+                                               sample_metrics, message):
+  tiny_fmnist.best_metric = best_metric
+  if sample_metrics:
+    tiny_fmnist.evals.samples.update(every=0, metrics=sample_metrics)
+  with pytest.raises(ValueError, match=message):
+    train.train_and_evaluate(tiny_fmnist, str(tmp_path))
+  assert not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_inception_score_without_logits_fails_before_training(tmp_path, tiny_fmnist):
+  """The fetched FID Inception weights are pool3 only: `is` is refused at startup."""
+  tiny_fmnist.evals.samples.update(every=0, metrics="fid,is", extractor="inception")
+  with pytest.raises(ValueError, match="config.evals.samples: is: the Inception Score needs"):
+    train.train_and_evaluate(tiny_fmnist, str(tmp_path))
+  assert not (tmp_path / "metrics.jsonl").exists()

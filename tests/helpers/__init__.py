@@ -10,7 +10,7 @@ import sys
 import jax
 import numpy as np
 
-from jaxgen import runtime
+from jaxgen import checkpoint, runtime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -73,3 +73,7 @@ def assert_trees_close(a, b, rtol, atol):
 def key(seed: int) -> jax.Array:
   # rbg, not threefry: XLA:CPU takes ~2 s to compile each threefry draw, ~15 s per DCGAN init.
   return jax.random.key(seed, impl="rbg")
+
+
+def _best_steps(workdir):
+  return sorted(int(s) for s in os.listdir(workdir / checkpoint.BEST_DIR) if s.isdigit())
