@@ -1,6 +1,6 @@
 """The autoregressive method over every pixel model: exact likelihood units, sampling,
 training, config errors. Causality, receptive fields and the cached samplers are tested per
-model in test_pixelcnn.py and test_pixelrnn.py."""
+model in models/test_pixelcnn.py and models/test_pixelrnn.py."""
 
 import math
 

@@ -326,7 +326,7 @@ def _frechet_in_row_space(f1: np.ndarray, f2: np.ndarray) -> float:
   centred features, the non-zero eigenvalues of C1 C2 = A1ᵀA1 A2ᵀA2 / (n1 n2) are those of the
   n x n matrix (A1 A2ᵀ)(A2 A1ᵀ) / (n1 n2), so Tr (C1 C2)^½ is the trace of scipy's sqrtm of that.
   (pytorch-fid's calculate_frechet_distance takes the 2048 x 2048 root instead: the same value to
-  5e-7 here, in a minute of this CPU; test_metrics.py checks jaxgen's against it.)"""
+  5e-7 here, in a minute of this CPU; test_stats.py checks jaxgen's against it.)"""
   a1, a2 = f1 - f1.mean(0), f2 - f2.mean(0)
   n1, n2 = len(f1) - 1, len(f2) - 1
   cross = a1 @ a2.T
