@@ -2,8 +2,7 @@
 
 Every random number a run draws starts from one entry of `USES`: the base key of that use is
 fold_in(stream, id). Per-step and per-example keys fold the step or the example's index into
-a base key, never into a stream, so no two uses can meet (tests/test_eval_protocol.py checks
-it).
+a base key, never into a stream, so no two uses can meet (tests/test_prng.py checks it).
 """
 
 import jax

@@ -1,5 +1,5 @@
 """Process-wide setup, made once by each entry point (train.py, jaxgen.sample, jaxgen.evaluate,
-the tools, the benchmarks and the tests' conftest) before JAX starts a backend, as the Flax
+the tools, the benchmarks and the tests' helpers) before JAX starts a backend, as the Flax
 examples' main.py does. Importing jaxgen changes no global state; a notebook calls `setup()`
 itself to get the entry points' numbers.
 """

@@ -1,79 +1,28 @@
-"""Shared helpers: tiny configs, in-process training, and CLI subprocesses."""
+"""Fixtures and hooks for the whole suite (`trained` is the run that test_run.py and
+test_evaluate.py evaluate); the shared helpers are in tests/helpers/."""
 
-import importlib.util
 import os
-import subprocess
-import sys
 
 import jax
-import numpy as np
 import pytest
 
-from jaxgen import runtime
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:  # configs import `configs.common`, as under train.py
-  sys.path.insert(0, ROOT)
-
-# The suite's time is XLA:CPU compiling tiny programs that then run a few steps, and most of
-# compiling is LLVM optimising the generated code: without it the suite takes about half as
-# long. The tests and their subprocesses only (before any backend starts); benchmarks and real
-# runs keep XLA's default optimisation.
-TEST_XLA_FLAGS = "--xla_backend_optimization_level=0"
-
-
-def with_test_xla_flags(flags: str) -> str:
-  return flags if TEST_XLA_FLAGS in flags else f"{flags} {TEST_XLA_FLAGS}".strip()
-
-
-os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS", ""))
-runtime.setup()  # in-process tests compute as the entry points do
-
-
-def load_config(name: str, arg: str = "tiny"):
-  """configs/<name>.py:get_config(arg), as config_flags would load it."""
-  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "configs", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
-
-
-def run_cli(*args, env=None, timeout=600, check=True):
-  """Runs `python <args>` from the repo root; returns the CompletedProcess."""
-  full_env = {**os.environ, "PYTHONPATH": ROOT, **(env or {})}
-  full_env["XLA_FLAGS"] = with_test_xla_flags(full_env.get("XLA_FLAGS", ""))
-  proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=full_env, capture_output=True,
-                        text=True, timeout=timeout)
-  if check and proc.returncode != 0:
-    raise AssertionError(f"{args} exited {proc.returncode}:\n{proc.stderr[-4000:]}")
-  return proc
-
-
-def params_of(config, workdir, step=None):
-  """The parameters of a workdir's checkpoint, restored on this process's devices."""
-  from jaxgen.run import Run
-  run = Run(config, workdir)
-  state = run.restore(step)
-  run.checkpoints.close()
-  return jax.device_get(state.params)
-
-
-def assert_trees_equal(a, b):
-  la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
-  assert jax.tree.structure(a) == jax.tree.structure(b)
-  for x, y in zip(la, lb):
-    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-
-
-def assert_trees_close(a, b, rtol, atol):
-  assert jax.tree.structure(a) == jax.tree.structure(b)
-  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
-    np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
+from helpers import ROOT, load_config
+from jaxgen import train
 
 
 @pytest.fixture
 def tiny_fmnist():
   return load_config("vae_fashion_mnist", "tiny")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """The tiny VAE, trained once (20 steps), with an eval split of 1,000 images."""
+  workdir = tmp_path_factory.mktemp("run")
+  config = load_config("vae_fashion_mnist", "tiny")
+  config.data.eval_split = "test[:1000]"
+  train.train_and_evaluate(config, str(workdir))
+  return config, str(workdir)
 
 
 def pytest_configure(config):

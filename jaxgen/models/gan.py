@@ -230,7 +230,7 @@ class InfoGANGenerator(nn.Module):
     for i, features in enumerate((self.width, channels)):
       # Equal to tf.nn.conv2d_transpose(padding="SAME") with the kernel flipped in both spatial
       # axes (and its two channel axes swapped): the same functions, and the same N(0, 0.02)
-      # distribution at init (tests/test_lucic_gan.py checks both against TensorFlow).
+      # distribution at init (tests/configs/test_lucic_gan.py checks both against TensorFlow).
       if self.phase_transposed_conv:
         up = PhaseConvTranspose(features, kernel_init=_DCGAN_KERNEL_INIT, name=f"up{i}")
       else:

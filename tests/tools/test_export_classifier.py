@@ -2,7 +2,7 @@
 
 import jax
 
-from conftest import load_config, run_cli
+from helpers import load_config, run_cli
 from jaxgen import train
 from jaxgen.metrics import domain
 from jaxgen.tools import export_classifier

@@ -1,4 +1,4 @@
-"""VAE models and the VAE method: parameter counts, shapes, training, bounds, reproducibility."""
+"""The VAE method: training, bounds, sampling, padding, likelihoods and their data, IWAE training."""
 
 import functools
 import math
@@ -12,32 +12,16 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from conftest import load_config
-from jaxgen import config as config_lib
+from helpers import load_config
+from helpers.vae import small_config
 from jaxgen import data as data_lib
 from jaxgen import losses
 from jaxgen import methods
-from jaxgen import optim
 from jaxgen.methods import vae
 from jaxgen.models import vae as vae_models
 from jaxgen.types import DataSpec, ModelSpec
 
 SPEC = DataSpec(image_shape=(4, 4, 1), num_classes=10)
-
-
-def run_config():
-  """A whole run config for the VAE (make reads data.preprocess too)."""
-  c = config_lib.base()
-  c.update(vae.default_method_config())
-  return c
-
-
-def small_config(**overrides):
-  c = run_config()
-  c.model.latent_dim = 3
-  c.model.hidden = (32,)
-  c.update(overrides)
-  return c
 
 
 def binary_batch(batch_size, shape=SPEC.image_shape):
@@ -47,64 +31,6 @@ def binary_batch(batch_size, shape=SPEC.image_shape):
   flips = rng.uniform(size=(batch_size, *shape)) < 0.1
   images = protos[rng.integers(0, 2, batch_size)] ^ flips
   return {"image": jnp.asarray(images, jnp.float32), "label": jnp.zeros(batch_size, jnp.int32)}
-
-
-# ----- Models ----------------------------------------------------------------------------------
-
-
-def test_classic_mlp_vae_parameter_count():
-  c = run_config()  # 784 -> 256 -> 256 -> (mu, logvar) of 50, and back
-  method = vae.make(c, DataSpec((28, 28, 1), 10))
-  state = jax.eval_shape(method.init, jax.random.key(0), {"image": jnp.zeros((1, 28, 28, 1))})
-  encoder = (784 * 256 + 256) + (256 * 256 + 256) + (256 * 2 * 50 + 2 * 50)
-  decoder = (50 * 256 + 256) + (256 * 256 + 256) + (256 * 784 + 784)
-  assert encoder + decoder == 572_788
-  assert sum(math.prod(p.shape) for p in jax.tree.leaves(state.params)) == 572_788
-
-
-@pytest.mark.parametrize("channels,params_per_channel", [(1, 1), (3, 2)])
-def test_conv_vae_output_shapes(channels, params_per_channel):
-  c = small_config().model
-  c.name, c.features = "conv", (4, 8, 16)
-  model = vae_models.make(c, ModelSpec((32, 32, channels), 0, params_per_channel))
-  x, eps = jnp.zeros((2, 32, 32, channels)), jnp.zeros((2, 3))
-  variables = jax.eval_shape(model.init, jax.random.key(0), x, eps)
-  out, mean, logvar = jax.eval_shape(model.apply, variables, x, eps)
-  assert out.shape == (2, 32, 32, channels * params_per_channel)
-  assert mean.shape == logvar.shape == (2, 3)
-
-
-@pytest.mark.parametrize("name", ["mlp", "conv"])
-def test_activation_and_kernel_init_are_configurable(name):
-  c = small_config().model
-  c.name, c.features = name, (4, 8)
-  c.activation, c.kernel_init = "tanh", "glorot_uniform"
-  model = vae_models.make(c, ModelSpec((8, 8, 1), 0))
-  x = jnp.asarray(np.random.default_rng(0).uniform(size=(2, 8, 8, 1)), jnp.float32)
-  params = model.init(jax.random.key(0), x, jnp.zeros((2, 3)))["params"]
-  layers = jax.tree.leaves(params, is_leaf=lambda p: isinstance(p, dict) and "kernel" in p)
-  for w in (layer["kernel"] for layer in layers):  # Glorot & Bengio: U(±√(6/(fan_in+fan_out)))
-    fan_in, fan_out = math.prod(w.shape[:-1]), math.prod(w.shape[:-2]) * w.shape[-1]
-    bound = math.sqrt(6.0 / (fan_in + fan_out))
-    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound, (w.shape, bound)
-  c.activation = "relu"
-  relu_model = vae_models.make(c, ModelSpec((8, 8, 1), 0))
-  tanh_out = model.apply({"params": params}, x, method="encode")
-  assert not np.allclose(tanh_out[0], relu_model.apply({"params": params}, x, method="encode")[0])
-  if name == "mlp":  # tanh(x W0 + b0) W1 + b1 -> (mean, logvar)
-    enc = params["encoder"]
-    h = np.tanh(np.asarray(x).reshape(2, -1) @ enc["Dense_0"]["kernel"] + enc["Dense_0"]["bias"])
-    np.testing.assert_allclose(np.concatenate(tanh_out, -1),
-                               h @ enc["Dense_1"]["kernel"] + enc["Dense_1"]["bias"],
-                               rtol=1e-5, atol=1e-6)
-
-
-def test_conv_vae_rejects_sizes_it_cannot_mirror():
-  c = small_config().model
-  c.name, c.features = "conv", (4, 8, 16)
-  model = vae_models.make(c, ModelSpec((28, 28, 1), 0))
-  with pytest.raises(ValueError, match="divisible by 8"):
-    jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 28, 28, 1)), jnp.zeros((1, 3)))
 
 
 # ----- Training --------------------------------------------------------------------------------
@@ -403,35 +329,3 @@ def test_training_with_k_samples_is_the_iwae_bound(trained):
 def test_iwae_training_rejects_beta():
   with pytest.raises(ValueError, match="beta"):
     vae.make(small_config(train_k=5, beta=4.0), SPEC)
-
-
-# ----- Burda et al. 2016's protocol ------------------------------------------------------------
-
-
-@pytest.mark.parametrize("variant,train_k", [("burda", 1), ("burda_iwae", 50)])
-def test_burda_variants_are_the_papers_protocol(variant, train_k):
-  c = load_config("vae_mnist", variant)
-  assert (c.data.name, c.data.train_split, c.data.eval_split, c.data.preprocess, c.data.pad_to) \
-      == ("mnist", "train", "test", "binarize", 0)
-  assert (c.model.name, c.model.hidden, c.model.activation, c.model.latent_dim) \
-      == ("mlp", (200, 200), "tanh", 50)
-  assert c.model.kernel_init == "glorot_uniform" and c.loss == "bernoulli" and c.beta == 1.0
-  assert (c.batch_size, c.train_k, c.eval.iwae_k) == (20, train_k, 5000)
-  o = c.optimizer
-  assert (o.name, o.b1, o.b2, o.eps, o.weight_decay, o.grad_clip_norm, o.warmup_steps) \
-      == ("adam", 0.9, 0.999, 1e-4, 0.0, 0.0, 0)
-  # 3^i epochs at 0.001 · 10^(-i/7), i = 0..7, of 60,000 / 20 = 3,000 steps each.
-  schedule = optim.learning_rate(o)
-  epoch = 0
-  for i in range(8):
-    first, last = epoch * 3000, (epoch + 3 ** i) * 3000 - 1
-    np.testing.assert_allclose([schedule(first), schedule(last)], 1e-3 * 10 ** (-i / 7),
-                               rtol=1e-6)
-    epoch += 3 ** i
-  assert epoch == 3280 and c.num_steps == 3280 * 3000
-  # 784-200-200-(50 + 50) and 50-200-200-784, all built.
-  method = vae.make(c, DataSpec((28, 28, 1), 10))
-  state = jax.eval_shape(method.init, jax.random.key(0), {"image": jnp.zeros((1, 28, 28, 1))})
-  encoder = (784 * 200 + 200) + (200 * 200 + 200) + (200 * 100 + 100)
-  decoder = (50 * 200 + 200) + (200 * 200 + 200) + (200 * 784 + 784)
-  assert sum(math.prod(p.shape) for p in jax.tree.leaves(state.params)) == encoder + decoder

@@ -1,40 +1,22 @@
 """The autoregressive method over every pixel model: exact likelihood units, sampling,
 training, config errors. Causality, receptive fields and the cached samplers are tested per
-model in test_pixelcnn.py and test_pixelrnn.py."""
+model in models/test_pixelcnn.py and models/test_pixelrnn.py."""
 
 import math
-import types
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import scipy.special
 
 from configs import common
-from conftest import load_config
+from helpers import load_config
 from jaxgen import data as data_lib
 from jaxgen import losses
 from jaxgen.methods import autoregressive
 from jaxgen.types import DataSpec
 
 ARCHS = sorted(autoregressive.MODELS)
-
-
-class _Uniform(nn.Module):
-  """All-zero logits (one unused parameter, so the optimizer has something to hold)."""
-  num_outputs: int
-
-  @nn.compact
-  def __call__(self, x, labels=None):
-    del labels
-    scale = self.param("scale", nn.initializers.zeros_init(), ())
-    return jnp.zeros((*x.shape, self.num_outputs)) * scale
-
-
-UNIFORM = types.SimpleNamespace(
-    make=lambda cfg, spec: _Uniform(spec.outputs_per_channel))
 
 
 def method_config(arch, head="bernoulli", **model):
@@ -60,23 +42,13 @@ def data_batch(head, shape, seed=0, num_classes=10):
 @pytest.mark.parametrize("head,bits", [("bernoulli", 1.0), ("softmax256", 8.0)])
 def test_uniform_logits_score_one_bit_per_binary_pixel_and_eight_per_subpixel(head, bits):
   shape = (3, 5, 4, 3)
-  method = autoregressive.make(method_config("test_autoregressive:UNIFORM", head),
+  method = autoregressive.make(method_config("uniform_pixel_model:UNIFORM", head),
                                DataSpec(shape[1:], 10))
   batch = data_batch(head, shape)
   state = method.init(jax.random.key(0), batch)
   metrics = method.eval_step(state, batch, jax.random.key(1))
   np.testing.assert_allclose(metrics["bpd"], bits, rtol=1e-6)
   np.testing.assert_allclose(metrics["nll"], bits * math.log(2) * 5 * 4 * 3, rtol=1e-6)
-
-
-def test_categorical_nll_against_scipy():
-  rng = np.random.default_rng(0)
-  logits = rng.normal(size=(2, 3, 4, 256)).astype(np.float32)
-  targets = rng.integers(0, 256, (2, 3, 4))
-  log_p = scipy.special.log_softmax(logits.astype(np.float64), axis=-1)
-  expected = -np.take_along_axis(log_p, targets[..., None], -1).sum(axis=(1, 2, 3))
-  np.testing.assert_allclose(losses.categorical_nll(jnp.asarray(logits), jnp.asarray(targets)),
-                             expected, rtol=1e-5)
 
 
 def _perturbed(params, scale):
@@ -195,19 +167,6 @@ def test_head_and_preprocessing_must_match(head, mode):
   else:
     with pytest.raises(ValueError, match=f"^head '{head}'.*data.preprocess is '{mode}'$"):
       autoregressive.make(c, DataSpec((4, 4, 1), 10))
-
-
-def test_logistic_mixture_is_a_distribution_over_the_256_values_and_one_component_is_the_logistic():
-  rng = np.random.default_rng(0)
-  params = jnp.asarray(rng.normal(size=(1, 9)) * [1, 1, 1, 0.5, 0.5, 0.5, 1, 1, 1], jnp.float32)
-  values = jnp.arange(256) / 127.5 - 1.0
-  nll = jax.vmap(lambda v: losses.discretized_logistic_mixture_nll(params, v[None]))(values)
-  np.testing.assert_allclose(np.exp(-np.asarray(nll, np.float64)).sum(), 1.0, rtol=1e-5)
-  one = params[:, [0, 3, 6]]
-  x = jnp.asarray([[0.2]])
-  np.testing.assert_allclose(
-      losses.discretized_logistic_mixture_nll(one[:, None], x),
-      losses.discretized_logistic_nll((one[:, 1:2], one[:, 2:3]), x), rtol=1e-6)
 
 
 def test_logistic_mixture_draws_follow_its_probabilities():

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import load_config, run_cli
+from helpers import load_config, run_cli
 from jaxgen import losses
 from jaxgen import train
 from jaxgen.methods import gan, latent

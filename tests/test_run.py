@@ -1,6 +1,6 @@
-"""What evaluation numbers may depend on: padding is black in every preprocessing mode, and
-likelihoods, reconstructions and scored samples do not depend on the eval batch size, the
-device count or how samples reach the metrics (in memory, .npz or PNG files)."""
+"""jaxgen.run.Run: padding is black in every preprocessing mode; likelihoods, reconstructions and
+samples do not depend on the eval batch size or the device count; grids, walks and sample
+metrics draw from their declared keys."""
 
 import json
 
@@ -8,23 +8,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from PIL import Image
 
-from conftest import load_config, run_cli
-from jaxgen import data, prng, train
+from helpers import load_config, run_cli
+from jaxgen import data, prng
 from jaxgen.evaluators.likelihood import Likelihood
 from jaxgen.evaluators.reconstruction import Reconstruction
 from jaxgen.run import Run
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-  """The tiny VAE, trained once (20 steps), with an eval split of 1,000 images."""
-  workdir = tmp_path_factory.mktemp("run")
-  config = load_config("vae_fashion_mnist", "tiny")
-  config.data.eval_split = "test[:1000]"
-  train.train_and_evaluate(config, str(workdir))
-  return config, str(workdir)
 
 
 @pytest.mark.parametrize("mode", data.MODES)
@@ -78,48 +67,6 @@ def test_eval_on_eight_devices_matches_one(trained, tmp_path):
   one, _ = _evaluate(config, workdir, 200)
   for k in one:
     assert eight[k] == pytest.approx(one[k], rel=2e-6), k
-
-
-def test_scores_of_samples_in_memory_npz_and_png_agree(trained, tmp_path):
-  """Generated images are quantised to 8 bits before the extractor, as a saved PNG is: the
-  run's own samples, their float .npz and their PNG files give the same FID, KID and PR."""
-  config, workdir = trained
-  run = Run(config, workdir)
-  samples = np.concatenate([x for x, _ in run.sample_batches(run.restore(), 0, 200, 100, False)])
-  run.checkpoints.close()
-  assert len(np.unique(samples)) > 256  # floats between the 8-bit levels
-  np.savez(tmp_path / "samples.npz", images=samples)
-  pngs = tmp_path / "pngs"
-  pngs.mkdir()
-  for i, x in enumerate(np.clip(np.round(samples[..., 0] * 255), 0, 255).astype(np.uint8)):
-    Image.fromarray(x).save(pngs / f"{i:04d}.png")
-  common = ["--metrics", "fid,kid,pr", "--batch_size", "100", "--cache_dir", str(tmp_path / "c")]
-  real = ["--dataset", "fashion_mnist", "--split", config.data.eval_split]
-  results = {}
-  for name, args in (("run", ["--workdir", workdir, "--num", "200"]),
-                     ("npz", ["--images", str(tmp_path / "samples.npz"), *real]),
-                     ("png", ["--images", str(pngs), *real])):
-    out = tmp_path / f"{name}.json"
-    run_cli("-m", "jaxgen.evaluate", *args, *common, "--out", str(out))
-    results[name] = json.loads(out.read_text())["metrics"]
-  assert set(results["run"]) >= {"fid", "kid", "precision", "recall"}
-  assert results["run"] == results["npz"] == results["png"]
-
-
-def test_every_key_a_run_derives_is_distinct():
-  """Base keys of every use (training, evaluation, sampling, interpolation, reconstruction,
-  sample metrics), and the per-step / per-example keys folded from them, never coincide."""
-  keys = prng.run_keys(0)
-  assert set(keys) == {"init", "train", *prng.USES}
-  derived = {name: key for name, key in keys.items()}
-  for name, key in keys.items():
-    for i in range(4):
-      derived[f"{name}/{i}"] = jax.random.fold_in(key, i)
-  for seed in (1, 2):  # samples drawn with other seeds than the config's
-    for use in ("sample_grid", "interpolate", "sample_metrics"):
-      derived[f"seed{seed}/{use}"] = prng.use_key(prng.root_key(seed), use)
-  data = {name: tuple(np.asarray(jax.random.key_data(k)).ravel()) for name, k in derived.items()}
-  assert len(set(data.values())) == len(data), "two uses share a key"
 
 
 def test_run_draws_from_its_declared_keys(trained):

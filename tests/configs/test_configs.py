@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from conftest import ROOT, load_config, run_cli
+from helpers import ROOT, load_config, run_cli
 from jaxgen import methods
 from jaxgen import train
 from jaxgen.types import DataSpec

@@ -4,7 +4,7 @@ training through either gives the same parameters."""
 import jax
 import numpy as np
 
-from conftest import assert_trees_equal
+from helpers import assert_trees_equal
 from jaxgen import train
 from jaxgen.data import loader as loader_lib
 
