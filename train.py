@@ -3,16 +3,17 @@
   python train.py --config configs/vae_fashion_mnist.py --workdir runs/vae_fmnist
   python train.py --config configs/vae_fashion_mnist.py:tiny --config.optimizer.lr=1e-3 --workdir /tmp/t
 
-Re-running with the same workdir resumes from its latest checkpoint.
+Re-running with the same workdir resumes from its latest checkpoint. An error in the flags or
+the config is one line and exit status 2, a failure one line and status 1 (--debug adds the
+traceback): see jaxgen/cli.py.
 """
 
 import json
-import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxgen import writers
+from jaxgen import cli, writers
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Path to a config file (path.py[:arg]).",
@@ -28,14 +29,11 @@ def main(argv):
   runtime.setup(FLAGS.config.distributed)
   from jaxgen import train
   logging.info("config:\n%s", FLAGS.config)
-  try:
-    _, summary = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-  except train.NonFiniteLossError as e:
-    sys.exit(f"error: {e}")
+  _, summary = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   print(json.dumps({k: summary[k] for k in ("step", "train", "eval")}, indent=1))
 
 
 if __name__ == "__main__":
   writers.quiet_library_logs()
   logging.set_verbosity(logging.INFO)
-  app.run(main)
+  cli.run(main)

@@ -15,7 +15,6 @@ logits), for the domain features (128-d) and the Inception pool3 size (2048-d; r
 features: the time depends only on the shapes).
 """
 
-import argparse
 import json
 import os
 import sys
@@ -23,6 +22,7 @@ import time
 
 import jax
 import numpy as np
+from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from jaxgen import data, metrics  # noqa: E402
@@ -30,6 +30,15 @@ from jaxgen import runtime  # noqa: E402
 from jaxgen.metrics import domain, inception  # noqa: E402
 
 runtime.setup()
+
+flags.DEFINE_integer("domain_num", 10_000, "Images through the domain extractor.")
+flags.DEFINE_integer("domain_batch", 500, "The domain extractor's batch.")
+flags.DEFINE_integer("inception_num", 500, "Images through the FID Inception.")
+flags.DEFINE_integer("inception_batch", 50, "The FID Inception's batch.")
+flags.DEFINE_string("inception_weights", None, "FID Inception weights (.npz); default random ones.")
+flags.DEFINE_integer("metric_num", 10_000, "Samples per set for the metrics' times.")
+flags.DEFINE_string("out", "benchmarks/results/evaluate.json", "Output JSON.")
+FLAGS = flags.FLAGS
 
 
 def images_per_sec(fn, images, batch_size):
@@ -70,36 +79,29 @@ def metric_seconds(dim, num, rng):
           "is": seconds(lambda: metrics.inception_score(logits, from_logits=True))}
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--domain_num", type=int, default=10_000)
-  parser.add_argument("--domain_batch", type=int, default=500)
-  parser.add_argument("--inception_num", type=int, default=500)
-  parser.add_argument("--inception_batch", type=int, default=50)
-  parser.add_argument("--inception_weights", default=None)
-  parser.add_argument("--metric_num", type=int, default=10_000)
-  parser.add_argument("--out", default="benchmarks/results/evaluate.json")
-  args = parser.parse_args()
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   images = data.load("fashion_mnist", "test").images.astype(np.float32) / 255.0
   results = {
       "devices": str(jax.devices()),
       "domain_images_per_sec": images_per_sec(
-          domain.load_domain_extractor("fashion_mnist"), images[:args.domain_num],
-          args.domain_batch),
+          domain.load_domain_extractor("fashion_mnist"), images[:FLAGS.domain_num],
+          FLAGS.domain_batch),
       "inception_images_per_sec": images_per_sec(
-          inception_extractor(args.inception_weights), images[:args.inception_num],
-          args.inception_batch),
-      "inception_weights": args.inception_weights or "random",
-      "metric_num": args.metric_num,
+          inception_extractor(FLAGS.inception_weights), images[:FLAGS.inception_num],
+          FLAGS.inception_batch),
+      "inception_weights": FLAGS.inception_weights or "random",
+      "metric_num": FLAGS.metric_num,
   }
   rng = np.random.default_rng(0)
   for name, dim in (("domain", 128), ("inception", 2048)):
-    results[f"metric_seconds_{name}_{dim}d"] = metric_seconds(dim, args.metric_num, rng)
+    results[f"metric_seconds_{name}_{dim}d"] = metric_seconds(dim, FLAGS.metric_num, rng)
   print(json.dumps(results, indent=2))
-  os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-  with open(args.out, "w") as f:
+  os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
+  with open(FLAGS.out, "w") as f:
     json.dump(results, f, indent=2, sort_keys=True)
 
 
 if __name__ == "__main__":
-  main()
+  app.run(main)

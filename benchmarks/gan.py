@@ -19,7 +19,6 @@ flags (jaxgen/__init__.py) and with XLA's own defaults (JAXGEN_XLA_DEFAULTS=0), 
 effect is re-measured on every machine this runs on.
 """
 
-import argparse
 import json
 import os
 import platform
@@ -29,11 +28,19 @@ import tempfile
 import time
 
 import numpy as np
+from absl import app, flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = {"dcgan": "dcgan_fashion_mnist", "mlp": "mlp_gan_mnist"}
 SHAPES = {"dcgan": (32, 32, 1), "mlp": (28, 28, 1)}  # after preprocessing (Fashion-MNIST padded)
 INTERVAL = 10
+
+flags.DEFINE_integer("steps", 60, "Steps per process (after 3 warm-up steps).")
+flags.DEFINE_integer("rounds", 3, "Rounds of one process per framework (and variant).")
+flags.DEFINE_string("out", os.path.join(ROOT, "benchmarks", "results", "gan.json"), "Output JSON.")
+flags.DEFINE_enum("part", None, ["jax", "torch"], "Internal: a child process's framework.")
+flags.DEFINE_enum("model", None, sorted(CONFIGS), "Internal: a child process's model.")
+FLAGS = flags.FLAGS
 
 
 def _median_rate(step, batch_size, steps, sync):
@@ -148,16 +155,11 @@ def _cpu_name():
   return platform.processor()
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--steps", type=int, default=60)
-  parser.add_argument("--rounds", type=int, default=3)
-  parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "gan.json"))
-  parser.add_argument("--part", choices=["jax", "torch"], help=argparse.SUPPRESS)
-  parser.add_argument("--model", choices=sorted(CONFIGS), help=argparse.SUPPRESS)
-  args = parser.parse_args()
-  if args.part:  # a child process: one measurement
-    rate = (jax_rate if args.part == "jax" else torch_rate)(args.model, args.steps)
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if FLAGS.part:  # a child process: one measurement
+    rate = (jax_rate if FLAGS.part == "jax" else torch_rate)(FLAGS.model, FLAGS.steps)
     print(json.dumps({"images_per_sec": rate}))
     return
 
@@ -175,31 +177,31 @@ def main():
     runs = {"jaxgen": [], "pytorch": []}
     if model == "dcgan":
       runs["jaxgen_xla_defaults"] = []
-    for r in range(args.rounds):
+    for r in range(FLAGS.rounds):
       for name in runs:
         if name == "pytorch":
-          rate = _measure("torch", model, args.steps, {})
+          rate = _measure("torch", model, FLAGS.steps, {})
         else:
           flag = "0" if name == "jaxgen_xla_defaults" else "1"
-          rate = _measure("jax", model, args.steps, {**jax_env, "JAXGEN_XLA_DEFAULTS": flag})
+          rate = _measure("jax", model, FLAGS.steps, {**jax_env, "JAXGEN_XLA_DEFAULTS": flag})
         runs[name].append(rate)
         print(f"{model} round {r}: {name} {rate:,.0f} images/s", flush=True)
     medians = {name: float(np.median(v)) for name, v in runs.items()}
     results[model] = {"images_per_sec": medians, "rounds": runs,
                       "ratio_jaxgen_to_pytorch": medians["jaxgen"] / medians["pytorch"]}
-  results["setup"] = {"batch_size": 64, "steps_per_process": args.steps, "rounds": args.rounds,
+  results["setup"] = {"batch_size": 64, "steps_per_process": FLAGS.steps, "rounds": FLAGS.rounds,
                       "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "jax": jax.__version__,
                       "torch": torch.__version__,
                       "jaxgen_cpu_xla_flags": " ".join(runtime.CPU_XLA_DEFAULTS)}
-  os.makedirs(os.path.dirname(args.out), exist_ok=True)
-  with open(args.out, "w") as f:
+  os.makedirs(os.path.dirname(FLAGS.out), exist_ok=True)
+  with open(FLAGS.out, "w") as f:
     json.dump(results, f, indent=2)
   for model in ("dcgan", "mlp"):
     m = results[model]
     print(f"{model}: jaxgen {m['images_per_sec']['jaxgen']:,.0f} images/s, PyTorch "
           f"{m['images_per_sec']['pytorch']:,.0f} images/s: {m['ratio_jaxgen_to_pytorch']:.2f}x")
-  print(f"wrote {args.out}")
+  print(f"wrote {FLAGS.out}")
 
 
 if __name__ == "__main__":
-  main()
+  app.run(main)

@@ -1,6 +1,6 @@
 """FID Inception throughput on this CPU: jaxgen's jitted extractor against the TorchScript module.
 
-  python benchmarks/inception_speed.py [--batch 50 100] [--rounds 3] \
+  python benchmarks/inception_speed.py [--batch 50,100] [--rounds 3] \
       [--out benchmarks/results/inception_speed.json]
 
 Both take the same batch of 28x28 grey Fashion-MNIST test images in [0, 1] and include the
@@ -13,7 +13,6 @@ alternately, per round and batch size): a warm-up call (jaxgen's compile), then 
 before and after, since the CPU may be shared.
 """
 
-import argparse
 import json
 import os
 import platform
@@ -21,8 +20,23 @@ import subprocess
 import sys
 import time
 
+from absl import app, flags
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIBRARIES = ("jaxgen", "torch")
+
+flags.DEFINE_list("batch", ["50", "100"], "Batch sizes, comma-separated.")
+flags.DEFINE_integer("rounds", 3, "Rounds of one process per library and batch size.")
+flags.DEFINE_integer("calls", 2, "timed calls per measurement")
+flags.DEFINE_list("libraries", list(LIBRARIES), f"Any of {', '.join(LIBRARIES)}, comma-separated.")
+flags.DEFINE_string("out", os.path.join(ROOT, "benchmarks", "results", "inception_speed.json"),
+                    "Output JSON.")
+flags.DEFINE_enum("child", None, LIBRARIES, "Internal: a child process's library.")
+flags.register_validator("batch", lambda v: v and all(b.isdigit() and int(b) > 0 for b in v),
+                         "--batch takes positive integers, comma-separated")
+flags.register_validator("libraries", lambda v: v and set(v) <= set(LIBRARIES),
+                         f"--libraries takes any of {', '.join(LIBRARIES)}, comma-separated")
+FLAGS = flags.FLAGS
 
 
 def _images(batch):
@@ -78,30 +92,24 @@ def _uptime():
   return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--batch", type=int, nargs="+", default=[50, 100])
-  parser.add_argument("--rounds", type=int, default=3)
-  parser.add_argument("--calls", type=int, default=2, help="timed calls per measurement")
-  parser.add_argument("--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES)
-  parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results",
-                                                    "inception_speed.json"))
-  parser.add_argument("--child", choices=LIBRARIES, help=argparse.SUPPRESS)
-  args = parser.parse_args()
-  if args.child:
-    measure = measure_jaxgen if args.child == "jaxgen" else measure_torch
-    print(json.dumps(measure(args.batch[0], args.calls)))
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  batches = [int(b) for b in FLAGS.batch]
+  if FLAGS.child:
+    measure = measure_jaxgen if FLAGS.child == "jaxgen" else measure_torch
+    print(json.dumps(measure(batches[0], FLAGS.calls)))
     return
 
   import numpy as np
   load_before = _uptime()
-  calls = {lib: {b: [] for b in args.batch} for lib in args.libraries}
-  for r in range(args.rounds):
-    for b in args.batch:
+  calls = {lib: {b: [] for b in batches} for lib in FLAGS.libraries}
+  for r in range(FLAGS.rounds):
+    for b in batches:
       # Alternate which library goes first, so that a change of load favours neither.
-      for lib in args.libraries[::1 if r % 2 == 0 else -1]:
+      for lib in FLAGS.libraries[::1 if r % 2 == 0 else -1]:
         out = subprocess.run([sys.executable, __file__, "--child", lib, "--batch", str(b),
-                              "--calls", str(args.calls)], capture_output=True, text=True,
+                              "--calls", str(FLAGS.calls)], capture_output=True, text=True,
                              env={**os.environ, "PYTHONPATH": ROOT})
         if out.returncode != 0:
           sys.exit(f"{lib} batch {b} failed:\n{out.stderr[-2000:]}")
@@ -110,8 +118,8 @@ def main():
         print(f"round {r + 1} batch {b} {lib}: {b / np.median(times):.1f} images/s",
               file=sys.stderr)
   # Per round: the median call; over rounds: the median of those.
-  rate = {lib: {b: b / float(np.median([np.median(t) for t in calls[lib][b]])) for b in args.batch}
-          for lib in args.libraries}
+  rate = {lib: {b: b / float(np.median([np.median(t) for t in calls[lib][b]])) for b in batches}
+          for lib in FLAGS.libraries}
   import jax
   import torch
   sys.path.insert(0, ROOT)
@@ -120,22 +128,22 @@ def main():
   results = {
       "images_per_s": {lib: {str(b): round(v, 2) for b, v in r.items()} for lib, r in rate.items()},
       "call_seconds": {lib: {str(b): t for b, t in c.items()} for lib, c in calls.items()},
-      "rounds": args.rounds, "calls_per_round": args.calls,
+      "rounds": FLAGS.rounds, "calls_per_round": FLAGS.calls,
       "load_before": load_before, "load_after": _uptime(),
       "cpu": _cpu(), "cpu_count": os.cpu_count(),
       "jax": jax.__version__, "torch": torch.__version__, "torch_threads": 2,
       # As in the jaxgen processes: runtime.setup adds its CPU defaults (JAXGEN_XLA_DEFAULTS).
       "xla_flags": os.environ.get("XLA_FLAGS", ""),
   }
-  os.makedirs(os.path.dirname(args.out), exist_ok=True)
-  with open(args.out, "w") as f:
+  os.makedirs(os.path.dirname(FLAGS.out), exist_ok=True)
+  with open(FLAGS.out, "w") as f:
     json.dump(results, f, indent=2)
-  print(f"{'batch':>6} " + " ".join(f"{lib + ' images/s':>16}" for lib in args.libraries))
-  for b in args.batch:
-    print(f"{b:>6} " + " ".join(f"{rate[lib][b]:>16.1f}" for lib in args.libraries))
+  print(f"{'batch':>6} " + " ".join(f"{lib + ' images/s':>16}" for lib in FLAGS.libraries))
+  for b in batches:
+    print(f"{b:>6} " + " ".join(f"{rate[lib][b]:>16.1f}" for lib in FLAGS.libraries))
   print(f"load: {load_before} -> {results['load_after']}")
-  print(f"wrote {args.out}")
+  print(f"wrote {FLAGS.out}")
 
 
 if __name__ == "__main__":
-  main()
+  app.run(main)

@@ -14,7 +14,6 @@ reference sampler (the whole network per subpixel), checks that both give the sa
 saves them as <arch>_<dataset>_samples.png beside --out. Results are merged into --out.
 """
 
-import argparse
 import importlib
 import json
 import os
@@ -23,6 +22,7 @@ import time
 
 import jax
 import numpy as np
+from absl import app, flags
 
 # The repository root, for `configs`. Not tests/: its helpers set the tests' XLA flags
 # (optimisation off), which would make these timings those of unoptimised code.
@@ -34,6 +34,17 @@ from jaxgen.methods import autoregressive  # noqa: E402
 from jaxgen.run import Run  # noqa: E402
 
 runtime.setup()
+
+flags.DEFINE_string("archs", ",".join(sorted(autoregressive.MODELS)), "Pixel models "
+                    "(configs/<arch>.py), comma-separated.")
+flags.DEFINE_string("datasets", "fashion_mnist,mnist", "Datasets (the configs' variants), "
+                    "comma-separated.")
+flags.DEFINE_string("sample_dataset", None, "The dataset whose models are timed sampling; "
+                    "default the first of --datasets.")
+flags.DEFINE_integer("num_samples", 64, "Samples to time.")
+flags.DEFINE_string("runs", "runs/pixel", "Folder of the runs' workdirs.")
+flags.DEFINE_string("out", "benchmarks/results/pixel.json", "Output JSON (merged into).")
+FLAGS = flags.FLAGS
 
 
 def train_rate(workdir):
@@ -54,22 +65,16 @@ def timed_samples(run, state, num, cached):
   return time.perf_counter() - start, np.asarray(images)
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--archs", default=",".join(sorted(autoregressive.MODELS)))
-  parser.add_argument("--datasets", default="fashion_mnist,mnist")
-  parser.add_argument("--sample_dataset", default=None)
-  parser.add_argument("--num_samples", type=int, default=64)
-  parser.add_argument("--runs", default="runs/pixel")
-  parser.add_argument("--out", default="benchmarks/results/pixel.json")
-  args = parser.parse_args()
-  datasets = args.datasets.split(",")
-  sample_dataset = args.sample_dataset or datasets[0]
-  results = json.load(open(args.out)) if os.path.exists(args.out) else {}
-  for arch in args.archs.split(","):
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  datasets = FLAGS.datasets.split(",")
+  sample_dataset = FLAGS.sample_dataset or datasets[0]
+  results = json.load(open(FLAGS.out)) if os.path.exists(FLAGS.out) else {}
+  for arch in FLAGS.archs.split(","):
     for dataset in datasets:
       config = importlib.import_module(f"configs.{arch}").get_config(dataset)
-      workdir = os.path.join(args.runs, f"{arch}_{dataset}")
+      workdir = os.path.join(FLAGS.runs, f"{arch}_{dataset}")
       start = time.perf_counter()
       state, _ = train.train_and_evaluate(config, workdir)
       run = Run(config, workdir)
@@ -82,20 +87,20 @@ def main():
              "wall_seconds_this_call": time.perf_counter() - start}
       if dataset == sample_dataset:
         has_cache = hasattr(autoregressive.get_model_file(config.model.name), "sample_cached")
-        row["sample_seconds_uncached"], images = timed_samples(run, state, args.num_samples, False)
+        row["sample_seconds_uncached"], images = timed_samples(run, state, FLAGS.num_samples, False)
         if has_cache:
-          row["sample_seconds_cached"], cached = timed_samples(run, state, args.num_samples, True)
+          row["sample_seconds_cached"], cached = timed_samples(run, state, FLAGS.num_samples, True)
           row["cached_equals_uncached"] = bool(np.array_equal(images, cached))
-        row["num_samples"] = args.num_samples
-        png = os.path.join(os.path.dirname(args.out) or ".", f"{arch}_{dataset}_samples.png")
+        row["num_samples"] = FLAGS.num_samples
+        png = os.path.join(os.path.dirname(FLAGS.out) or ".", f"{arch}_{dataset}_samples.png")
         save_png(png, images, config=config, step=int(state.step), seed=1)
       run.checkpoints.close()
       results[f"{arch}/{dataset}"] = row
       print(json.dumps({f"{arch}/{dataset}": row}), flush=True)
-      os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-      with open(args.out, "w") as f:
+      os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
+      with open(FLAGS.out, "w") as f:
         json.dump(results, f, indent=2, sort_keys=True)
 
 
 if __name__ == "__main__":
-  main()
+  app.run(main)

@@ -18,7 +18,6 @@ trainer overhead.
 Writes the results as JSON to --out and prints them.
 """
 
-import argparse
 import importlib.util
 import json
 import os
@@ -28,6 +27,7 @@ import time
 
 import jax
 import numpy as np
+from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from jaxgen import runtime, train  # noqa: E402
@@ -35,6 +35,13 @@ from jaxgen.evaluators.likelihood import Likelihood  # noqa: E402
 from jaxgen.run import Run  # noqa: E402
 
 runtime.setup()
+
+flags.DEFINE_string("config", "configs/vae_fashion_mnist.py", "Config file (path.py[:arg]).")
+flags.DEFINE_string("workdir", "runs/vae_fashion_mnist", "The run's workdir (trained, or resumed).")
+flags.DEFINE_integer("iwae_k", 0, "Importance samples of the IWAE bound; 0: the ELBO only.")
+flags.DEFINE_integer("overhead_steps", 2000, "Steps of the trainer-overhead measure; 0: skip it.")
+flags.DEFINE_string("out", "benchmarks/results/vae_fashion_mnist.json", "Output JSON.")
+FLAGS = flags.FLAGS
 
 
 def load_config(path):
@@ -86,44 +93,39 @@ def loop_rate(config, steps):
   return float(np.median(rates[1:]))
 
 
-def main():
-  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-  p.add_argument("--config", default="configs/vae_fashion_mnist.py")
-  p.add_argument("--workdir", default="runs/vae_fashion_mnist")
-  p.add_argument("--iwae_k", type=int, default=0)
-  p.add_argument("--overhead_steps", type=int, default=2000)
-  p.add_argument("--out", default="benchmarks/results/vae_fashion_mnist.json")
-  args = p.parse_args()
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
 
-  config = load_config(args.config)
+  config = load_config(FLAGS.config)
   t = time.perf_counter()
-  _, summary = train.train_and_evaluate(config, args.workdir)
-  results = {"config": args.config, "steps": summary["step"], "device": str(jax.devices()[0]),
+  _, summary = train.train_and_evaluate(config, FLAGS.workdir)
+  results = {"config": FLAGS.config, "steps": summary["step"], "device": str(jax.devices()[0]),
              "train_wall_seconds_this_call": time.perf_counter() - t}
-  results.update(train_speed(args.workdir, config))
+  results.update(train_speed(FLAGS.workdir, config))
 
-  config.eval.iwae_k = args.iwae_k
-  run = Run(config, args.workdir)
+  config.eval.iwae_k = FLAGS.iwae_k
+  run = Run(config, FLAGS.workdir)
   state = run.restore()
   t = time.perf_counter()
   _, scores = Likelihood(run).run(state)
   results["eval_seconds"] = time.perf_counter() - t
   results.update({f"test_{k}": v for k, v in scores.items()})
-  if args.iwae_k:
-    results["iwae_k"] = args.iwae_k
+  if FLAGS.iwae_k:
+    results["iwae_k"] = FLAGS.iwae_k
 
-  if args.overhead_steps > 0:
-    bare = bare_step_rate(run, config, args.overhead_steps)
-    loop = loop_rate(config, args.overhead_steps)
+  if FLAGS.overhead_steps > 0:
+    bare = bare_step_rate(run, config, FLAGS.overhead_steps)
+    loop = loop_rate(config, FLAGS.overhead_steps)
     results.update({"bare_step_images_per_sec": bare, "trainer_loop_images_per_sec": loop,
                     "trainer_overhead_percent": 100.0 * (bare / loop - 1.0)})
   run.checkpoints.close()
 
-  os.makedirs(os.path.dirname(args.out), exist_ok=True)
-  with open(args.out, "w") as f:
+  os.makedirs(os.path.dirname(FLAGS.out), exist_ok=True)
+  with open(FLAGS.out, "w") as f:
     json.dump(results, f, indent=2)
   print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
-  main()
+  app.run(main)

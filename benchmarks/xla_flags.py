@@ -8,12 +8,13 @@ NHWC, for layer shapes of jaxgen's models, once with jaxgen's defaults and once 
 median of 10 calls after a warm-up, in ms, and the speed-up of the defaults.
 """
 
-import argparse
 import json
 import os
 import subprocess
 import sys
 import time
+
+from absl import app, flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # (name, H = W, in channels, out channels, kernel, stride)
@@ -23,6 +24,12 @@ LAYERS = [
     ("conv 3x3, 32x32, 128->128", 32, 128, 128, 3, 1),
     ("conv 4x4 stride 2, 16x16, 64->128 (DCGAN D)", 16, 64, 128, 4, 2),
 ]
+
+
+flags.DEFINE_string("out", os.path.join(ROOT, "benchmarks", "results", "xla_flags.json"),
+                    "Output JSON.")
+flags.DEFINE_bool("child", False, "Internal: a child process, which measures once.")
+FLAGS = flags.FLAGS
 
 
 def measure():
@@ -54,12 +61,10 @@ def measure():
   return times
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "xla_flags.json"))
-  parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-  args = parser.parse_args()
-  if args.child:
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if FLAGS.child:
     print(json.dumps(measure()))
     return
   runs = {}
@@ -71,14 +76,14 @@ def main():
   from jaxgen import runtime
   results = {"flags": list(runtime.CPU_XLA_DEFAULTS), "ms": runs,
              "speedup": {k: runs["xla_defaults"][k] / runs["jaxgen_defaults"][k] for k in runs["xla_defaults"]}}
-  os.makedirs(os.path.dirname(args.out), exist_ok=True)
-  with open(args.out, "w") as f:
+  os.makedirs(os.path.dirname(FLAGS.out), exist_ok=True)
+  with open(FLAGS.out, "w") as f:
     json.dump(results, f, indent=2)
   for name in runs["xla_defaults"]:
     print(f"{name}: {runs['jaxgen_defaults'][name]:.1f} ms with jaxgen's flags, "
           f"{runs['xla_defaults'][name]:.1f} ms with XLA's ({results['speedup'][name]:.2f}x)")
-  print(f"wrote {args.out}")
+  print(f"wrote {FLAGS.out}")
 
 
 if __name__ == "__main__":
-  main()
+  app.run(main)

@@ -4,11 +4,15 @@ Declaring every key here (no scattered `config.get(key, default)`) is what makes
 `--config.some_key=...` an error."""
 
 import json
+import numbers
 import os
 
 import ml_collections
 
 from jaxgen import optim
+from jaxgen import data as data_lib
+from jaxgen.data import sources
+from jaxgen.types import ConfigError
 
 
 def base() -> ml_collections.ConfigDict:
@@ -75,6 +79,83 @@ def tiny_schedule(c: ml_collections.ConfigDict, *, steps: int = 20) -> ml_collec
   c.eval.batch_size = 128
   c.num_samples = 16
   return c
+
+
+def validate(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> None:
+  """Checks the trainer's keys before anything is built or compiled: a ConfigError naming the
+  first bad key, its value and what was expected. Keys are checked by name wherever they are
+  (a method's own optimizer too): every `batch_size` / `*_batch_size` a positive integer (the
+  training batch also a multiple of `num_devices`, the devices it is split over), every
+  `*_every` an integer >= 0, every `lr` and `lr_values` positive, every `*_split` a non-empty
+  string; num_steps >= 0; a dataset, preprocessing and best_mode the code knows; data.pad_to >=
+  0 (against the image size: `validate_image_size`); each config.evals entry's `num` -1 or > 0
+  (their `type` and `every`: jaxgen.evaluators.from_config)."""
+  for key, value in _leaves(config):
+    name = key.rpartition(".")[2]
+    if key == "batch_size":
+      _expect(_is_int(value) and value > 0 and value % num_devices == 0, key, value,
+              f"a positive multiple of the device count ({num_devices})")
+    elif name == "batch_size" or name.endswith("_batch_size"):
+      _expect(_is_int(value) and value > 0, key, value, "a positive integer")
+    elif name.endswith("_every"):
+      _expect(_is_int(value) and value >= 0, key, value,
+              "an integer >= 0 (steps between two; 0: at the last step only)")
+    elif name == "lr":
+      _expect(_is_number(value) and value > 0, key, value, "a learning rate > 0")
+    elif name == "lr_values":
+      _expect(all(_is_number(v) and v > 0 for v in value), key, value, "learning rates > 0")
+    elif name.endswith("_split"):
+      _expect(isinstance(value, str) and value.strip(), key, value,
+              "a non-empty split name, e.g. 'train' or 'test[:1000]'")
+  _expect(_is_int(config.num_steps) and config.num_steps >= 0, "num_steps", config.num_steps,
+          "an integer >= 0")
+  data = config.data
+  try:
+    sources.check_name(data.name)
+  except ConfigError as e:
+    raise ConfigError(f"config.data.name: {e}") from None
+  _expect(data.preprocess in data_lib.MODES, "data.preprocess", data.preprocess,
+          f"one of {', '.join(data_lib.MODES)}")
+  _expect(_is_int(data.pad_to) and data.pad_to >= 0, "data.pad_to", data.pad_to,
+          "0 (no padding) or an image size")
+  _expect(config.best_mode in ("min", "max"), "best_mode", config.best_mode, "'min' or 'max'")
+  for name, entry in config.evals.items():
+    if "num" in entry:
+      _expect(_is_int(entry.num) and (entry.num == -1 or entry.num > 0), f"evals.{name}.num",
+              entry.num, "-1 (the whole split) or a positive number")
+
+
+def validate_image_size(config: ml_collections.ConfigDict, image_shape: tuple[int, ...]) -> None:
+  """data.pad_to against the data's image shape (H, W, C): 0, or no smaller than the images."""
+  pad = config.data.pad_to
+  if not pad:
+    return
+  _expect(len(image_shape) == 3, "data.pad_to", pad,
+          f"0: {config.data.name} holds points of shape {image_shape}, not images")
+  height, width = image_shape[:2]
+  _expect(pad >= max(height, width), "data.pad_to", pad,
+          f"0 or a size no smaller than the {height}x{width} images of {config.data.name}")
+
+
+def _leaves(c: ml_collections.ConfigDict, prefix: str = ""):
+  for key, value in c.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      yield from _leaves(value, f"{prefix}{key}.")
+    else:
+      yield prefix + key, value
+
+
+def _is_int(value) -> bool:
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+  return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _expect(ok, key: str, value, expected: str) -> None:
+  if not ok:
+    raise ConfigError(f"config.{key}={value!r}; expected {expected}")
 
 
 def save(config: ml_collections.ConfigDict, workdir: str) -> None:

@@ -25,7 +25,7 @@ import os
 import numpy as np
 from absl import app, flags, logging
 
-from jaxgen import writers
+from jaxgen import cli, writers
 
 FEATURE_METRICS = ("fid", "kid", "is", "pr")
 METRICS = ("nll", *FEATURE_METRICS, "ssim")
@@ -56,6 +56,7 @@ flags.DEFINE_integer("batch_size", 500, "Batch size of the feature extractor.")
 flags.DEFINE_string("cache_dir", None, "Cache of real images' features; default "
                     "~/.cache/jaxgen/reference_features.")
 flags.DEFINE_string("out", None, "Output JSON; default DIR/eval/metrics_step<N>.json.")
+flags.register_validator("num", lambda n: n == -1 or n > 0, "--num must be -1 or > 0")
 FLAGS = flags.FLAGS
 
 
@@ -137,6 +138,8 @@ def _evaluators(run, metrics, split):
 def _evaluate_run(metrics):
   from jaxgen import checkpoint, config as config_lib, runtime
   from jaxgen.run import Run
+  with cli.usage_errors():
+    which = checkpoint.parse_step(FLAGS.step)
   config = config_lib.load_from_workdir(FLAGS.workdir)
   if FLAGS.iwae_k is not None:
     if "iwae_k" not in config.eval:
@@ -147,7 +150,7 @@ def _evaluate_run(metrics):
   try:
     split = FLAGS.split or config.data.eval_split
     evaluators = _evaluators(run, metrics, split)  # checked before restoring anything
-    state = run.restore(checkpoint.parse_step(FLAGS.step))
+    state = run.restore(which)
     step = int(state.step)
     result = {"step": step, "dataset": config.data.name, "split": split,
               "num_examples": FLAGS.num, "seed": FLAGS.seed}
@@ -176,10 +179,7 @@ def main(argv):
                          f"{', '.join(METRICS)}")
   if bool(FLAGS.workdir) == bool(FLAGS.images):
     raise app.UsageError("give exactly one of --workdir (a run) or --images (files)")
-  try:
-    result, out = (_evaluate_images if FLAGS.images else _evaluate_run)(metrics)
-  except (ValueError, FileNotFoundError) as e:  # bad weights, too few samples, bad data
-    raise app.UsageError(str(e))
+  result, out = (_evaluate_images if FLAGS.images else _evaluate_run)(metrics)
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   with open(out, "w") as f:
     json.dump(result, f, indent=2)
@@ -190,4 +190,4 @@ def main(argv):
 
 if __name__ == "__main__":
   writers.quiet_library_logs()
-  app.run(main)
+  cli.run(main)

@@ -9,10 +9,10 @@ import ml_collections
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from jaxgen import checkpoint, methods, prng
+from jaxgen import checkpoint, config as config_lib, methods, prng
 from jaxgen import data as data_lib
 from jaxgen.data import loader as loader_lib
-from jaxgen.types import DataSpec
+from jaxgen.types import ConfigError, DataSpec
 
 
 class Run:
@@ -30,11 +30,15 @@ class Run:
     spec_ds = self.dataset(config.data.train_split)
     shape = tuple(spec_ds.images.shape[1:])  # (H, W, C); (2,) for toy_ring's points
     padding = ((0, 0), (0, 0))
+    config_lib.validate_image_size(config, shape)
     if config.data.pad_to:
       padding = data_lib.pad_widths(*shape[:2], config.data.pad_to)
       shape = (config.data.pad_to, config.data.pad_to, *shape[2:])
     self.spec = DataSpec(image_shape=shape, num_classes=spec_ds.num_classes, padding=padding)
-    self.method = methods.get(config, self.spec)
+    try:
+      self.method = methods.get(config, self.spec)
+    except ValueError as e:  # names or settings of the config that cannot build a method
+      raise ConfigError(str(e)) from e
     self.checkpoints = checkpoint.Checkpoints(workdir, keep=config.keep_checkpoints)
     self._init = jax.jit(self.method.init, out_shardings=self.replicated)
     self._sample = jax.jit(self.method.sample, static_argnums=2,

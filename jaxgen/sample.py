@@ -13,7 +13,7 @@ import os
 import numpy as np
 from absl import app, flags, logging
 
-from jaxgen import writers
+from jaxgen import cli, writers
 
 flags.DEFINE_string("workdir", None, "A jaxgen workdir (config.json + checkpoints/).")
 flags.DEFINE_integer("num", 64, "Number of images (without --labels / --per_class).")
@@ -62,10 +62,8 @@ def main(argv):
                          "interpolation rows; give one per row")
   if FLAGS.sequence and (labels is not None or FLAGS.per_class or FLAGS.interpolate):
     raise app.UsageError("--sequence cannot be combined with --labels, --per_class or --interpolate")
-  try:
+  with cli.usage_errors():
     which = checkpoint.parse_step(FLAGS.step)
-  except ValueError as e:
-    raise app.UsageError(str(e))
   config = config_lib.load_from_workdir(FLAGS.workdir)
   runtime.setup(config.distributed)
   run = Run(config, FLAGS.workdir)
@@ -90,8 +88,8 @@ def main(argv):
         kind, ncol = "per_class", FLAGS.per_class
       num = FLAGS.num if labels is None else len(labels)
       out_images = run.sample(state, FLAGS.seed, num, labels)
-  except (ValueError, FileNotFoundError) as e:  # a label, method or checkpoint the run lacks
-    raise app.UsageError(str(e))
+  except ValueError as e:  # a label, or a kind of sample, that the run does not have
+    raise app.UsageError(str(e)) from e
   finally:
     run.checkpoints.close()
   out = FLAGS.out or os.path.join(FLAGS.workdir, "samples",
@@ -111,4 +109,4 @@ def main(argv):
 
 if __name__ == "__main__":
   writers.quiet_library_logs()
-  app.run(main)
+  cli.run(main)

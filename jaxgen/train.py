@@ -21,6 +21,7 @@ from jaxgen import checkpoint, config as config_lib, evaluators as evaluators_li
 from jaxgen.data import loader as loader_lib
 from jaxgen.methods.base import count_steps
 from jaxgen.run import Run
+from jaxgen.types import ConfigError
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -60,8 +61,8 @@ def _best_keeper(run: Run, evaluators, is_main: bool):
     return None
   logged = [f"eval/{m}" for _, e in evaluators.values() for m in e.metric_names()]
   if config.best_metric not in logged:
-    raise ValueError(f"config.best_metric={config.best_metric!r} is not an eval metric of this "
-                     f"run; expected one of {', '.join(logged)} (more with config.evals)")
+    raise ConfigError(f"config.best_metric={config.best_metric!r} is not an eval metric of this "
+                      f"run; expected one of {', '.join(logged)} (more with config.evals)")
   return checkpoint.Best(run.workdir, config.best_metric, config.best_mode, write=is_main)
 
 
@@ -69,6 +70,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   """Trains `config` in `workdir`, resuming from its latest checkpoint; returns the final
   state and a summary (last train and eval metrics, the best.json record of
   config.best_metric, step-function compile count)."""
+  config_lib.validate(config, num_devices=jax.device_count())
   run = Run(config, workdir)
   is_main = jax.process_index() == 0
   evaluators = evaluators_lib.from_config(run, config.evals, eval_every=config.eval_every,

@@ -4,6 +4,14 @@ so any layer may import it without pulling in another."""
 from typing import NamedTuple
 
 
+class ConfigError(ValueError):
+  """A usage error: a config key or value, or a flag, that cannot work (the user's input, not a
+  failure of a file or a computation). The command-line tools (jaxgen.cli) print its one-line
+  message and exit with status 2. Raised before anything is compiled: by
+  `jaxgen.config.validate`, by the data sources for an unknown dataset or split, and for a
+  method or evaluator that a config cannot build."""
+
+
 class DataSpec(NamedTuple):
   """What a method needs to know about its data to build its networks."""
   image_shape: tuple[int, ...]  # (H, W, C) after preprocessing (padding included); (2,) for points

@@ -33,9 +33,10 @@ def test_can_be_switched_off(monkeypatch):
 
 def test_importing_jaxgen_changes_no_global_state():
   """Every jaxgen module imported in a fresh process: XLA_FLAGS and JAX's config untouched, no
-  backend started."""
+  backend started, no absl flag defined (the other command lines define theirs when they run)."""
   code = """
 import os, pkgutil, importlib, jax
+from absl import flags
 before = (os.environ.get("XLA_FLAGS"), jax.config.jax_threefry_partitionable)
 import jaxgen
 for m in pkgutil.walk_packages(jaxgen.__path__, "jaxgen."):
@@ -45,6 +46,8 @@ from jax._src import xla_bridge
 assert not xla_bridge._backends, "a backend was started at import"
 after = (os.environ.get("XLA_FLAGS"), jax.config.jax_threefry_partitionable)
 assert before == after, (before, after)
+ours = [m for m in flags.FLAGS.flags_by_module_dict() if m.startswith("jaxgen")]
+assert not ours, f"absl flags defined at import by {ours}"
 """
   env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
   subprocess.run([sys.executable, "-c", code], check=True, env=env,

@@ -12,6 +12,7 @@ present offline are written: for mnist, the test split. Examples keep the IDX or
 import tensorflow_datasets as tfds
 from absl import app, flags, logging
 
+from jaxgen import cli
 from jaxgen.data import sources
 
 
@@ -52,4 +53,4 @@ if __name__ == "__main__":
   # Defined here, not at import, so importing prepare_tfds adds no global flags.
   flags.DEFINE_string("data_dir", None, "TFDS data directory to write into.", required=True)
   flags.DEFINE_integer("limit", None, "Keep only the first N examples of each split.")
-  app.run(main)
+  cli.run(main)

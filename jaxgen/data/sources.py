@@ -23,6 +23,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 from absl import logging
 
+from jaxgen.types import ConfigError
+
 
 class Dataset(NamedTuple):
   images: np.ndarray  # uint8 [N, H, W, C]; float32 [N, 2] points for toy_ring
@@ -78,16 +80,21 @@ def load(name: str, split: str, *, data_dir: str | None = None,
   return _apply_slice(dataset, bounds, split)
 
 
+def check_name(name: str) -> None:
+  """A ConfigError unless `load` knows dataset `name`; reads nothing."""
+  if not (name.startswith("idx:") or name in _LOCAL or name in _TFDS):
+    known = sorted([*_TFDS, *_LOCAL]) + ["idx:DIR"]
+    raise ConfigError(f"unknown dataset {name!r}; expected one of {known}")
+
+
 def _load_split(name, split, data_dir, download) -> Dataset:
+  check_name(name)
   if name.startswith("idx:"):
     _check_split(name, split, _LOCAL_SPLITS)
     return read_idx_split(Path(name[len("idx:"):]), split)
   if name in _LOCAL:
     _check_split(name, split, _LOCAL_SPLITS)
     return _LOCAL[name](split)
-  if name not in _TFDS:
-    known = sorted([*_TFDS, *_LOCAL]) + ["idx:DIR"]
-    raise ValueError(f"unknown dataset {name!r}; expected one of {known}")
   spec = _TFDS[name]
   _check_split(name, split, spec.splits)
   return _resolve(name, split, spec, data_dir, download)
@@ -266,21 +273,21 @@ def _parse_split(split: str) -> tuple[str, tuple[str, str]]:
   """"test[:80%]" -> ("test", ("", "80%")), checked before anything is read."""
   match = _SPLIT_RE.match(split)
   if not match:
-    raise ValueError(f"malformed split {split!r}; expected NAME or NAME[start:stop] with "
-                     "integer or percent bounds, e.g. 'test[:8000]', 'train[10%:]'")
+    raise ConfigError(f"malformed split {split!r}; expected NAME or NAME[start:stop] with "
+                      "integer or percent bounds, e.g. 'test[:8000]', 'train[10%:]'")
   base, start, stop = match.group(1), match.group(2) or "", match.group(3) or ""
   for bound in (start, stop):
     if bound and not _BOUND_RE.match(bound):
-      raise ValueError(f"malformed split {split!r}: bound {bound!r} is neither an integer "
-                       "nor a percentage")
+      raise ConfigError(f"malformed split {split!r}: bound {bound!r} is neither an integer "
+                        "nor a percentage")
   if start and stop and start.endswith("%") != stop.endswith("%"):
-    raise ValueError(f"malformed split {split!r}: mixes percent and absolute bounds")
+    raise ConfigError(f"malformed split {split!r}: mixes percent and absolute bounds")
   return base, (start, stop)
 
 
 def _check_split(name: str, split: str, known: tuple[str, ...]):
   if split not in known:
-    raise ValueError(f"unknown split {split!r} for {name}; expected one of {list(known)}")
+    raise ConfigError(f"unknown split {split!r} for {name}; expected one of {list(known)}")
 
 
 def _apply_slice(dataset: Dataset, bounds: tuple[str, str], split: str) -> Dataset:
@@ -295,5 +302,5 @@ def _bound_index(bound: str, n: int, split: str) -> int | None:
     return None
   index = round(float(bound[:-1]) * n / 100) if bound.endswith("%") else int(bound)
   if abs(index) > n:
-    raise ValueError(f"split {split!r}: bound {bound} is outside a split of {n} examples")
+    raise ConfigError(f"split {split!r}: bound {bound} is outside a split of {n} examples")
   return index

@@ -6,6 +6,7 @@ import ml_collections
 
 from jaxgen.evaluators import likelihood, reconstruction, sample_quality
 from jaxgen.run import Run
+from jaxgen.types import ConfigError
 
 # config.evals entries: name -> dict(type=<a key of TYPES>, every=..., <the type's options>).
 TYPES = {"likelihood": likelihood.Likelihood,
@@ -35,21 +36,21 @@ def from_config(run: Run, evals: ml_collections.ConfigDict, *, eval_every: int,
     options = dict(entry)
     kind, every = options.pop("type", None), options.pop("every", WITH_EVAL_EVERY)
     if kind not in TYPES:
-      raise ValueError(f"config.evals.{name}.type={kind!r}; expected one of {', '.join(TYPES)}")
+      raise ConfigError(f"config.evals.{name}.type={kind!r}; expected one of {', '.join(TYPES)}")
     if every == OFF:
       continue
     if every < OFF:
-      raise ValueError(f"config.evals.{name}.every={every}; expected steps > 0, "
-                       f"{WITH_EVAL_EVERY} (with config.eval_every) or {OFF} (off)")
+      raise ConfigError(f"config.evals.{name}.every={every}; expected steps > 0, "
+                        f"{WITH_EVAL_EVERY} (with config.eval_every) or {OFF} (off)")
     try:
       evaluator = TYPES[kind](run, seed=seed, **options)
       names = evaluator.metric_names()
     except (TypeError, ValueError) as e:
-      raise ValueError(f"config.evals.{name}: {e}") from None
+      raise ConfigError(f"config.evals.{name}: {e}") from None
     for metric in names:
       if metric in owners:
-        raise ValueError(f"config.evals.{name} and config.evals.{owners[metric]} both log "
-                         f"eval/{metric}")
+        raise ConfigError(f"config.evals.{name} and config.evals.{owners[metric]} both log "
+                          f"eval/{metric}")
       owners[metric] = name
     out[name] = (eval_every if every == WITH_EVAL_EVERY else every, evaluator)
   return out

