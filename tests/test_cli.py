@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from conftest import ROOT, load_config, run_cli
+from helpers import ROOT, load_config, run_cli
 from jaxgen import config as config_lib
 from jaxgen.types import ConfigError
 
