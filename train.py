@@ -30,7 +30,7 @@ def main(argv):
   logging.info("config:\n%s", FLAGS.config)
   try:
     _, summary = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-  except train.NonFiniteLossError as e:
+  except train.ERRORS as e:  # one line, not a traceback
     sys.exit(f"error: {e}")
   print(json.dumps({k: summary[k] for k in ("step", "train", "eval")}, indent=1))
 

@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jaxgen import checkpoint, config as config_lib, evaluators as evaluators_lib, images
+from jaxgen import workdir_lock
 from jaxgen.data import loader as loader_lib
 from jaxgen.methods.base import count_steps
 from jaxgen.run import Run
@@ -25,6 +26,11 @@ from jaxgen.run import Run
 
 class NonFiniteLossError(FloatingPointError):
   pass
+
+
+# What stops a run with a message for its user (train.py prints it as one line): a diverged
+# loss, a busy workdir.
+ERRORS = (NonFiniteLossError, workdir_lock.WorkdirLockedError)
 
 
 class _StopSignal:
@@ -68,7 +74,12 @@ def _best_keeper(run: Run, evaluators, is_main: bool):
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   """Trains `config` in `workdir`, resuming from its latest checkpoint; returns the final
   state and a summary (last train and eval metrics, the best.json record of
-  config.best_metric, step-function compile count)."""
+  config.best_metric, step-function compile count). Holds the workdir's lock throughout."""
+  with workdir_lock.WorkdirLock(workdir, enabled=jax.process_index() == 0):
+    return _train_and_evaluate(config, workdir)
+
+
+def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   run = Run(config, workdir)
   is_main = jax.process_index() == 0
   evaluators = evaluators_lib.from_config(run, config.evals, eval_every=config.eval_every,
