@@ -87,8 +87,6 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   best = _best_keeper(run, evaluators, is_main)
   if is_main:
     config_lib.save(config, workdir)
-  from jaxgen.writers import MetricWriter
-  writer = MetricWriter(workdir, enabled=is_main)
 
   train_ds = run.dataset(config.data.train_split)
   loader = loader_lib.make_loader(train_ds.images, train_ds.labels, config.batch_size, run.mesh,
@@ -109,6 +107,8 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   step = int(jax.device_get(state.step))
   if step:
     logging.info("resuming from the checkpoint at step %d in %s", step, workdir)
+  from jaxgen.writers import MetricWriter
+  writer = MetricWriter(workdir, enabled=is_main, resume_step=step)
   last = config.num_steps
   pending, summary = [], {"train": {}, "eval": {}}
   t_last, step_last = time.perf_counter(), step

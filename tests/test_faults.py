@@ -8,10 +8,12 @@ step once in metrics.jsonl. Fixed seeds, the tiny Fashion-MNIST VAE (20 steps, c
 import json
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
 
+import jax
 import pytest
 
 from conftest import load_config
@@ -23,6 +25,49 @@ def _config(steps: int = 20):
   c.num_steps = steps
   c.evals.likelihood.every = -1  # the campaign compares parameters; evaluating adds only time
   return c
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+  """An undisturbed run: its workdir (checkpoints 10 and 20) and final parameters."""
+  workdir = tmp_path_factory.mktemp("straight")
+  state, _ = train.train_and_evaluate(_config(), str(workdir))
+  return workdir, jax.device_get(state.params)
+
+
+def _copy(straight, tmp_path):
+  workdir = tmp_path / "run"
+  shutil.copytree(straight[0], workdir)
+  return workdir
+
+
+def _logged_steps(workdir):
+  rows = [json.loads(l) for l in open(workdir / "metrics.jsonl")]
+  return [r["step"] for r in rows if "train/loss" in r]
+
+
+def test_metrics_after_a_resume_hold_each_step_once(straight, tmp_path):
+  """A run that logged steps 15 and 20 (and a torn last line) past its last checkpoint (10)
+  resumes from 10 and logs them again: each step is in metrics.jsonl once."""
+  workdir = _copy(straight, tmp_path)
+  shutil.rmtree(workdir / "checkpoints" / "20")
+  with open(workdir / "metrics.jsonl", "a") as f:
+    f.write('{"step": 25, "train/lo')
+  assert _logged_steps_tolerant(workdir) == [5, 10, 15, 20]
+  train.train_and_evaluate(_config(), str(workdir))
+  assert _logged_steps(workdir) == [5, 10, 15, 20]
+  rows = [json.loads(l) for l in open(workdir / "metrics.jsonl")]
+  assert len({json.dumps(r, sort_keys=True) for r in rows}) == len(rows)
+
+
+def _logged_steps_tolerant(workdir):
+  rows = []
+  for line in open(workdir / "metrics.jsonl"):
+    try:
+      rows.append(json.loads(line))
+    except ValueError:
+      pass
+  return [r["step"] for r in rows if "train/loss" in r]
 
 
 def _write_lock(workdir, pid, host=None):
