@@ -29,8 +29,9 @@ class NonFiniteLossError(FloatingPointError):
 
 
 # What stops a run with a message for its user (train.py prints it as one line): a diverged
-# loss, a busy workdir.
-ERRORS = (NonFiniteLossError, workdir_lock.WorkdirLockedError)
+# loss, a failed checkpoint write, no readable checkpoint to resume from, a busy workdir.
+ERRORS = (NonFiniteLossError, checkpoint.CheckpointSaveError,
+          checkpoint.NoReadableCheckpointError, workdir_lock.WorkdirLockedError)
 
 
 class _StopSignal:
@@ -72,8 +73,8 @@ def _best_keeper(run: Run, evaluators, is_main: bool):
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
-  """Trains `config` in `workdir`, resuming from its latest checkpoint; returns the final
-  state and a summary (last train and eval metrics, the best.json record of
+  """Trains `config` in `workdir`, resuming from its latest readable checkpoint; returns the
+  final state and a summary (last train and eval metrics, the best.json record of
   config.best_metric, step-function compile count). Holds the workdir's lock throughout."""
   with workdir_lock.WorkdirLock(workdir, enabled=jax.process_index() == 0):
     return _train_and_evaluate(config, workdir)
@@ -103,7 +104,13 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
 
   step_fn = jax.jit(train_step, donate_argnums=0, out_shardings=run.replicated)
 
-  state = run.restore_or_init()
+  try:
+    state = run.restore_or_init()
+  except BaseException:  # e.g. no readable checkpoint: nothing to train from
+    run.checkpoints.close()
+    if best is not None:
+      best.close()
+    raise
   step = int(jax.device_get(state.step))
   if step:
     logging.info("resuming from the checkpoint at step %d in %s", step, workdir)
