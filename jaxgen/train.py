@@ -130,9 +130,11 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     pending = []
     for s, m in zip(steps, values):
       if not np.isfinite(m["loss"]):
-        raise NonFiniteLossError(
-            f"non-finite loss ({m['loss']}) at step {s}; stopping. The last good checkpoint "
-            f"(step {run.checkpoints.latest_step()}) in {workdir} is kept.")
+        latest = run.checkpoints.latest_step()
+        kept = f"no checkpoint was saved before it in {workdir}" if latest is None else \
+            f"the last good checkpoint (step {latest}) in {workdir} is kept"
+        raise NonFiniteLossError(f"non-finite loss ({m['loss']}) at step {s}; the run stopped "
+                                 f"at step {step}, and {kept}.")
     means = {f"train/{k}": float(np.mean([m[k] for m in values])) for k in values[0]}
     now = time.perf_counter()
     means["train/images_per_sec"] = (steps[-1] - step_last) * config.batch_size / (now - t_last)

@@ -245,6 +245,16 @@ def test_a_full_disk_while_saving_stops_the_run_and_keeps_the_previous_checkpoin
   assert _logged_steps(workdir) == [5, 10, 15, 20]
 
 
+def test_non_finite_loss_before_any_checkpoint_says_there_is_none(tmp_path):
+  c = _config()
+  c.method = "nan_method:make"  # loss NaN from step 14
+  c.checkpoint_every = 100
+  with pytest.raises(train.NonFiniteLossError) as e:
+    train.train_and_evaluate(c, str(tmp_path))
+  assert str(e.value).startswith("non-finite loss (nan) at step 14; the run stopped at step 15")
+  assert "no checkpoint was saved before it" in str(e.value) and "None" not in str(e.value)
+
+
 def test_metrics_after_a_resume_hold_each_step_once(straight, tmp_path):
   """A run that logged steps 15 and 20 (and a torn last line) past its last checkpoint (10)
   resumes from 10 and logs them again: each step is in metrics.jsonl once."""
