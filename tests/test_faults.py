@@ -11,16 +11,18 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 import zlib
 
 import jax
 import pytest
 from PIL import Image
 
-from conftest import assert_trees_equal, load_config, params_of, run_cli
+from conftest import ROOT, assert_trees_equal, load_config, params_of, run_cli
 from jaxgen import checkpoint, train, workdir_lock
 
 
@@ -323,3 +325,47 @@ def test_a_stale_or_garbled_lock_is_taken_over_with_a_warning_and_released(tmp_p
     assert not lock_path.exists()
     caplog.clear()
   assert sorted(os.listdir(tmp_path)) == []  # no stray temporary files
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_save_then_resume_is_bit_identical(straight, tmp_path, caplog):
+  """The trainer is killed -9 while the checkpoint of step 20 is half saved (its files written
+  into orbax's temporary directory, not yet renamed), having logged steps past the last
+  checkpoint. Meanwhile a second train.py on the workdir refuses. The resumed run takes over
+  the dead trainer's lock, restores step 10, logs each step once and ends bit-identical."""
+  workdir, marker = tmp_path / "killed", tmp_path / "saving"
+  env = {**os.environ, "PYTHONPATH": ROOT}
+  proc = subprocess.Popen(
+      [sys.executable, "tests/hang_save.py", "20", str(marker), *CLI, "--workdir", str(workdir),
+       "--config.num_steps=30"],
+      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  try:
+    deadline = time.time() + 300
+    while not marker.exists():
+      assert proc.poll() is None, proc.stderr.read()[-3000:]
+      assert time.time() < deadline
+      time.sleep(0.1)
+    second = run_cli("train.py", *CLI, "--workdir", str(workdir), check=False)
+    assert second.returncode == 1
+    assert second.stderr.strip().splitlines()[-1] == (
+        f"error: {workdir} is in use by another trainer, pid {proc.pid} on host "
+        f"{socket.gethostname()} (since " + json.loads(
+            (workdir / workdir_lock.LOCK_FILE).read_text())["since"] +
+        f"); stop it first (if it is gone for good, delete {workdir / workdir_lock.LOCK_FILE})")
+    # The loop ran on while step 20 saved in the background, up to the save of step 30.
+    deadline = time.time() + 120
+    while 25 not in _logged_steps_tolerant(workdir):
+      assert time.time() < deadline
+      time.sleep(0.1)
+  finally:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+  assert sorted(os.listdir(workdir / "checkpoints")) == ["10", "20.orbax-checkpoint-tmp"]
+  with caplog.at_level(logging.WARNING):
+    state, summary = train.train_and_evaluate(_config(), str(workdir))
+  assert f"taking over the stale lock {workdir / workdir_lock.LOCK_FILE} of pid {proc.pid}" \
+      in caplog.text
+  assert summary["step"] == 20
+  assert_trees_equal(straight[1], jax.device_get(state.params))
+  assert _logged_steps(workdir) == [5, 10, 15, 20]
+  assert sorted(os.listdir(workdir / "checkpoints")) == ["10", "20"]
