@@ -54,8 +54,9 @@ class Run:
         if self.method.reconstruct else None
 
   def restore(self, step: int | str | None = None):
-    """The checkpointed state at `step` (default: the latest; "best": the one training kept in
-    checkpoints_best for config.best_metric); an error if there is none."""
+    """The checkpointed state at `step` (default: the latest readable one, see
+    jaxgen.checkpoint; "best": the one training kept in checkpoints_best for
+    config.best_metric); NoReadableCheckpointError (a FileNotFoundError) if there is none."""
     if step == "best":
       if checkpoint.read_best(self.workdir) is None:
         raise FileNotFoundError(f"{self.workdir}/{checkpoint.BEST_DIR} holds no best checkpoint "
@@ -66,7 +67,7 @@ class Run:
       finally:
         best.close()
     if self.checkpoints.latest_step() is None:
-      raise FileNotFoundError(f"{self.workdir}/checkpoints holds no checkpoint")
+      raise checkpoint.NoReadableCheckpointError(f"{self.workdir}/checkpoints holds no checkpoint")
     return self.checkpoints.restore(self.abstract_state(), step)
 
   def dataset(self, split: str) -> data_lib.Dataset:

@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jaxgen import checkpoint, config as config_lib, evaluators as evaluators_lib, images
+from jaxgen import workdir_lock
 from jaxgen.data import loader as loader_lib
 from jaxgen.methods.base import count_steps
 from jaxgen.run import Run
@@ -26,6 +27,7 @@ from jaxgen.types import ConfigError
 
 class NonFiniteLossError(FloatingPointError):
   pass
+
 
 
 class _StopSignal:
@@ -67,10 +69,15 @@ def _best_keeper(run: Run, evaluators, is_main: bool):
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
-  """Trains `config` in `workdir`, resuming from its latest checkpoint; returns the final
-  state and a summary (last train and eval metrics, the best.json record of
-  config.best_metric, step-function compile count)."""
+  """Trains `config` in `workdir`, resuming from its latest readable checkpoint; returns the
+  final state and a summary (last train and eval metrics, the best.json record of
+  config.best_metric, step-function compile count). Holds the workdir's lock throughout."""
   config_lib.validate(config, num_devices=jax.device_count())
+  with workdir_lock.WorkdirLock(workdir, enabled=jax.process_index() == 0):
+    return _train_and_evaluate(config, workdir)
+
+
+def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   run = Run(config, workdir)
   is_main = jax.process_index() == 0
   evaluators = evaluators_lib.from_config(run, config.evals, eval_every=config.eval_every,
@@ -78,8 +85,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   best = _best_keeper(run, evaluators, is_main)
   if is_main:
     config_lib.save(config, workdir)
-  from jaxgen.writers import MetricWriter
-  writer = MetricWriter(workdir, enabled=is_main)
 
   train_ds = run.dataset(config.data.train_split)
   loader = loader_lib.make_loader(train_ds.images, train_ds.labels, config.batch_size, run.mesh,
@@ -96,10 +101,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
 
   step_fn = jax.jit(train_step, donate_argnums=0, out_shardings=run.replicated)
 
-  state = run.restore_or_init()
+  try:
+    state = run.restore_or_init()
+  except BaseException:  # e.g. no readable checkpoint: nothing to train from
+    run.checkpoints.close()
+    if best is not None:
+      best.close()
+    raise
   step = int(jax.device_get(state.step))
   if step:
     logging.info("resuming from the checkpoint at step %d in %s", step, workdir)
+  from jaxgen.writers import MetricWriter
+  writer = MetricWriter(workdir, enabled=is_main, resume_step=step)
   last = config.num_steps
   pending, summary = [], {"train": {}, "eval": {}}
   t_last, step_last = time.perf_counter(), step
@@ -114,9 +127,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     pending = []
     for s, m in zip(steps, values):
       if not np.isfinite(m["loss"]):
-        raise NonFiniteLossError(
-            f"non-finite loss ({m['loss']}) at step {s}; stopping. The last good checkpoint "
-            f"(step {run.checkpoints.latest_step()}) in {workdir} is kept.")
+        latest = run.checkpoints.latest_step()
+        kept = f"no checkpoint was saved before it in {workdir}" if latest is None else \
+            f"the last good checkpoint (step {latest}) in {workdir} is kept"
+        raise NonFiniteLossError(f"non-finite loss ({m['loss']}) at step {s}; the run stopped "
+                                 f"at step {step}, and {kept}.")
     means = {f"train/{k}": float(np.mean([m[k] for m in values])) for k in values[0]}
     now = time.perf_counter()
     means["train/images_per_sec"] = (steps[-1] - step_last) * config.batch_size / (now - t_last)
