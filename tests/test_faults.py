@@ -22,7 +22,7 @@ import jax
 import pytest
 from PIL import Image
 
-from conftest import ROOT, assert_trees_equal, load_config, params_of, run_cli
+from helpers import ROOT, assert_trees_equal, load_config, params_of, run_cli
 from jaxgen import checkpoint, train, workdir_lock
 
 
