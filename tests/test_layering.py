@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # A name ending in ".*" stands for that module and everything under it; "*" for every module.
-LEAVES = ("jaxgen", "jaxgen.types", "jaxgen.registry", "jaxgen.prng")
+LEAVES = ("jaxgen", "jaxgen.types", "jaxgen.registry", "jaxgen.prng", "jaxgen.progress")
 ENTRY_POINTS = ("train", "jaxgen.sample", "jaxgen.evaluate", "jaxgen.tools.*")
 # The trainer, and what issue 15 (item 1) splits out of it: the run setup and the evaluators
 # (their module names to follow that change).
