@@ -111,7 +111,8 @@ def _evaluate_images(metrics):
                                              inception_weights=FLAGS.inception_weights),
       _batches(images, FLAGS.batch_size), real.images,
       key=f"{FLAGS.dataset}_{split}", pad_to=FLAGS.pad_to, batch_size=FLAGS.batch_size,
-      cache_dir=FLAGS.cache_dir or sample_quality.DEFAULT_CACHE, seed=FLAGS.seed)
+      cache_dir=FLAGS.cache_dir or sample_quality.DEFAULT_CACHE, seed=FLAGS.seed,
+      num_samples=len(images))
   result = {"images": FLAGS.images, "dataset": FLAGS.dataset, "split": split, **info,
             "metrics": scores}
   out = FLAGS.out or os.path.splitext(FLAGS.images.rstrip("/"))[0] + "_metrics.json"

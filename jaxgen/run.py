@@ -9,7 +9,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from jaxgen import checkpoint, config as config_lib, methods, prng
+from jaxgen import checkpoint, config as config_lib, methods, progress, prng
 from jaxgen import data as data_lib
 from jaxgen.data import loader as loader_lib
 from jaxgen.types import ConfigError, DataSpec
@@ -125,13 +125,16 @@ class Run:
   def sample_batches(self, state, seed: int, num: int, batch_size: int, conditional: bool):
     """Yields (images, labels) batches of `num` samples for evaluation, sample i from its own
     key (independent of `sample`'s and of the batch size); a conditional model gets classes
-    0, 1, ..., 0, 1, ... in turn (labels None otherwise)."""
+    0, 1, ..., 0, 1, ... in turn (labels None otherwise). A progress bar counts them."""
     base = self._sample_key(seed, "sample_metrics")
-    for start in range(0, num, batch_size):
-      index = np.arange(start, min(start + batch_size, num))
-      labels = (index % self.spec.num_classes) if conditional else None
-      images = self._sample_each(state, base, index, self._labels(labels))
-      yield np.asarray(jax.device_get(images)), labels
+    with progress.bar(num, f"sampling {num} images") as bar:
+      for start in range(0, num, batch_size):
+        index = np.arange(start, min(start + batch_size, num))
+        labels = (index % self.spec.num_classes) if conditional else None
+        images = np.asarray(jax.device_get(self._sample_each(state, base, index,
+                                                             self._labels(labels))))
+        bar.update(len(index))
+        yield images, labels
 
   def _sample_each_impl(self, state, base, index, labels):
     """Sample index[i] from fold_in(base, index[i]), one at a time."""

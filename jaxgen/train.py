@@ -15,10 +15,9 @@ import time
 import jax
 import ml_collections
 import numpy as np
-from tqdm import tqdm
 
 from jaxgen import checkpoint, config as config_lib, evaluators as evaluators_lib, images
-from jaxgen import workdir_lock
+from jaxgen import progress, workdir_lock
 from jaxgen.data import loader as loader_lib
 from jaxgen.methods.base import count_steps
 from jaxgen.run import Run
@@ -141,7 +140,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     bar.set_postfix(loss=f"{means['train/loss']:.3f}",
                     img_s=f"{means['train/images_per_sec']:.0f}", refresh=False)
 
-  bar = tqdm(total=last, initial=step, unit="step", disable=not is_main, dynamic_ncols=True)
+  bar = progress.bar(last, "training", unit="step", initial=step, show=is_main)
   try:
     with _StopSignal() as stop:
       while step < last:

@@ -4,6 +4,7 @@ averaged over a split."""
 import jax
 import jax.numpy as jnp
 
+from jaxgen import progress
 from jaxgen.data import loader as loader_lib
 from jaxgen.run import Run
 
@@ -41,12 +42,28 @@ class Likelihood:
            "index": jax.ShapeDtypeStruct((bs,), jnp.int32)}
     return sorted(jax.eval_shape(self._sums_impl, self._run.abstract_state(), raw))
 
+  def description(self) -> str:
+    """What `run` computes, for its progress bar: "IWAE-1000 bound, test split"."""
+    eval_config = self._run.config.eval
+    k = eval_config.iwae_k if "iwae_k" in eval_config else 0
+    what = f"IWAE-{k} bound" if k > 0 else f"{self._run.config.method} eval metrics"
+    return f"{what}, {self.split} split"
+
   def run(self, state) -> tuple[dict, dict[str, float]]:
     ds = self._run.dataset(self.split)
     n = len(ds.images) if self.num < 0 else min(self.num, len(ds.images))
     totals = None
-    for raw in loader_lib.eval_batches(ds.images[:n], ds.labels[:n], self.batch_size,
-                                       self._run.mesh):
-      sums = self._sums(state, raw)
-      totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
-    return {"num_evaluated": n}, {k: float(v) / n for k, v in jax.device_get(totals).items()}
+    with progress.bar(n, self.description()) as bar:
+      for raw in loader_lib.eval_batches(ds.images[:n], ds.labels[:n], self.batch_size,
+                                         self._run.mesh):
+        before = totals
+        sums = self._sums(state, raw)
+        totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
+        if before is not None and not bar.disable:
+          # The bar counts computed batches: wait for the one before this (no transfer to the
+          # host), while this one keeps the device busy.
+          jax.block_until_ready(before)
+          bar.update(self.batch_size)
+      totals = jax.device_get(totals)
+      bar.update(n - bar.n)
+    return {"num_evaluated": n}, {k: float(v) / n for k, v in totals.items()}

@@ -3,6 +3,7 @@
 import jax
 import numpy as np
 
+from jaxgen import progress
 from jaxgen.data import loader as loader_lib
 from jaxgen.metrics import image as image_metrics
 from jaxgen.run import Run
@@ -24,11 +25,14 @@ class Reconstruction:
   def metric_names(self) -> list[str]:
     return list(SCORES)
 
+  def _count(self) -> int:
+    size = len(self._run.dataset(self.split).images)
+    return size if self.num < 0 else min(self.num, size)
+
   def batches(self, state):
     """Yields (inputs, reconstructions) of the first `num` images, in batches of
     config.eval.batch_size, as float arrays in [0, 1]."""
-    ds = self._run.dataset(self.split)
-    n = len(ds.images) if self.num < 0 else min(self.num, len(ds.images))
+    ds, n = self._run.dataset(self.split), self._count()
     for raw in loader_lib.eval_batches(ds.images[:n], ds.labels[:n],
                                        self._run.config.eval.batch_size, self._run.mesh):
       pairs = np.clip(np.asarray(jax.device_get(self._run.reconstruct(state, raw))), 0.0, 1.0)
@@ -37,7 +41,9 @@ class Reconstruction:
 
   def run(self, state) -> tuple[dict, dict[str, float]]:
     sums, n = dict.fromkeys(SCORES, 0.0), 0
-    for x, y in self.batches(state):
+    for x, y in progress.track(self.batches(state), total=self._count(),
+                               desc=f"reconstructions and SSIM, {self.split} split",
+                               size=lambda pair: len(pair[0])):
       for name, fn in SCORES.items():
         sums[name] += float(np.sum(fn(x, y, data_range=1.0)))
       n += len(x)

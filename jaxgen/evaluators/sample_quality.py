@@ -52,4 +52,4 @@ class SampleQuality:
         self.metrics, self.extractor, (x for x, _ in batches), real.images,
         key=f"{self._run.config.data.name}_{self.split}", pad_to=self._run.config.data.pad_to,
         batch_size=self.batch_size, cache_dir=self.cache_dir, seed=self.seed,
-        labels=labels if self._class_accuracy else None)
+        labels=labels if self._class_accuracy else None, num_samples=num)

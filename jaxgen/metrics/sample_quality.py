@@ -19,6 +19,7 @@ from typing import Callable, Iterable, NamedTuple
 import jax
 import numpy as np
 
+from jaxgen import progress
 from jaxgen.data.preprocess import pad_to as data_pad_to
 from jaxgen.images import to_uint8
 from jaxgen.metrics.inception_score import inception_score
@@ -72,13 +73,22 @@ def make_extractor(kind: str, *, dataset: str, inception_weights: str | None) ->
   raise ValueError(f"unknown extractor {kind!r}; expected inception or domain")
 
 
-def extract(extractor: Extractor, batches: Iterable[np.ndarray]) -> Features:
+def describe(extractor: Extractor) -> str:
+  """The extractor's kind, for progress bars: "Inception", "domain", or a custom one's name."""
+  kind = extractor.name.split("-")[0]
+  return "Inception" if kind == "inception" else kind
+
+
+def extract(extractor: Extractor, batches: Iterable[np.ndarray], *, total: int | None = None,
+            desc: str | None = None) -> Features:
   """Features of float image batches in [0, 1], streamed into float64 statistics. Images are
   first quantised to 8 bits as a saved PNG would be (clean-fid's point): real images reach the
   extractor as 8-bit values, so generated ones must too, and a score does not depend on
-  whether the samples were scored in memory or from files."""
+  whether the samples were scored in memory or from files. A progress bar `desc` counts the
+  images against `total` (when known)."""
   stats, feats, logits = None, [], []
-  for images in batches:
+  desc = desc or f"{describe(extractor)} features"
+  for images in progress.track(batches, total=total, desc=desc):
     images = np.asarray(images, np.float32)
     if images.min() < 0.0 or images.max() > 1.0:
       raise ValueError(f"images must be floats in [0, 1], got values in "
@@ -110,7 +120,8 @@ def real_features(extractor: Extractor, images_uint8: np.ndarray, *, key: str, p
       x = images_uint8[i:i + batch_size]
       yield (data_pad_to(x, pad_to) if pad_to else x).astype(np.float32) / 255.0
 
-  out = extract(extractor, batches())
+  out = extract(extractor, batches(), total=len(images_uint8),
+                desc=f"{describe(extractor)} features of {len(images_uint8)} real images, {key}")
   os.makedirs(cache_dir, exist_ok=True)
   tmp = path + ".tmp.npz"  # written whole, then renamed: a crash leaves no half cache
   np.savez(tmp, count=out.stats.count, mean=out.stats.mean, scatter=out.stats.scatter,
@@ -162,15 +173,18 @@ def score(metrics: Iterable[str], fake: Features, real: Features, *, seed: int =
 def score_images(metrics: Iterable[str], extractor: Extractor, fake_batches: Iterable[np.ndarray],
                  real_uint8: np.ndarray, *, key: str, pad_to: int, batch_size: int,
                  cache_dir: str = DEFAULT_CACHE, seed: int = 0,
-                 labels: np.ndarray | None = None) -> tuple[dict, dict[str, float]]:
-  """`score` of generated float batches against a split's uint8 images (features cached, see
-  `real_features`); also returns what was compared: extractor name, both counts and KID's
-  subset size."""
+                 labels: np.ndarray | None = None,
+                 num_samples: int | None = None) -> tuple[dict, dict[str, float]]:
+  """`score` of generated float batches (`num_samples` images, for the progress bar) against a
+  split's uint8 images (features cached, see `real_features`); also returns what was compared:
+  extractor name, both counts and KID's subset size."""
   metrics = list(metrics)
   check_logits(metrics, extractor.has_logits)  # before minutes of feature extraction
   real = real_features(extractor, real_uint8, key=key, pad_to=pad_to, batch_size=batch_size,
                        cache_dir=cache_dir)
-  fake = extract(extractor, fake_batches)
+  count = "" if num_samples is None else f"{num_samples} "
+  fake = extract(extractor, fake_batches, total=num_samples,
+                 desc=f"{describe(extractor)} features of {count}samples")
   info = {"extractor": extractor.name, "num_samples": len(fake.features),
           "num_real": len(real.features)}
   if "kid" in metrics:

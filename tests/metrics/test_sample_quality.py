@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from helpers.progress import record_bars
 from jaxgen import data
 from jaxgen.metrics import sample_quality
 from jaxgen.metrics.kid import kid
@@ -67,6 +68,21 @@ def test_kid_subsets_shrink_to_the_smaller_set_and_say_so(tmp_path, fashion_test
   expected = kid(real.features, sample_quality.extract(ex, fake).features, rng=0,
                  subset_size=200)
   np.testing.assert_allclose([scores["kid"], scores["kid_std"]], expected, rtol=1e-5)
+
+
+def test_feature_extraction_shows_what_it_extracts_and_how_many(tmp_path, monkeypatch,
+                                                                 fashion_test):
+  bars = record_bars(monkeypatch)
+  fake = [fashion_test[:250] / 255.0, fashion_test[250:400] / 255.0]
+  sample_quality.score_images(["fid"], pooled_extractor(), iter(fake), fashion_test[400:],
+                              key="fmnist_test", pad_to=0, batch_size=150,
+                              cache_dir=str(tmp_path), num_samples=400)
+  real, samples = bars
+  assert (real.desc, real.total, real.updates) == (
+      "pooled features of 200 real images, fmnist_test", 200, [150, 50])
+  assert (samples.desc, samples.total, samples.updates) == (
+      "pooled features of 400 samples", 400, [250, 150])
+  assert "400/400" in samples.text and "img/s" in samples.text
 
 
 def test_extract_rejects_images_outside_the_unit_range():
