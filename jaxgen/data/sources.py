@@ -1,6 +1,7 @@
 """Dataset sources -> host uint8 arrays, NHWC.
 
-`load(name, split)` picks a source automatically and logs the choice:
+`load(name, split)` picks a source automatically and logs the choice (once per process for each
+dataset, split and source):
   1. a prepared TFDS dataset in `data_dir` (TFDS's default data dir when None);
   2. offline IDX files: Fashion-MNIST from Debian's `dataset-fashion-mnist`
      (/usr/share/datasets/fashion-mnist, or $JAXGEN_FASHION_MNIST_DIR), MNIST's train (60,000)
@@ -12,6 +13,7 @@ Splits take TFDS slicing ("test[:8000]", "train[10%:]", "test[-500:]"), applied 
 so that every source slices the same way.
 """
 
+import functools
 import gzip
 import math
 import os
@@ -106,19 +108,19 @@ def _resolve(name, split, spec, data_dir, download) -> Dataset:
   builder = tfds.builder(name, data_dir=data_dir)
   # data_path.exists() first: is_prepared() logs a warning for every missing directory.
   if builder.data_path.exists() and builder.is_prepared() and split in builder.info.splits:
-    logging.info("%s: reading the prepared TFDS dataset in %s", name, builder.data_dir)
+    _announce(name, split, f"reading the prepared TFDS dataset in {builder.data_dir}")
     return _from_tfds(builder, split, spec)
   tried = [f"a prepared TFDS dataset with split {split!r} in {builder.data_dir}: not found"]
 
   directory = offline_idx_dir(name)
   if directory and has_idx_split(directory, split):
-    logging.info("%s: reading IDX files from %s", name, directory)
+    _announce(name, split, f"reading IDX files from {directory}")
     return read_idx_split(directory, split, num_classes=spec.num_classes)
   if name in _OFFLINE_ENV:
     tried.append(_offline_miss(name, split, directory))
 
   if download:
-    logging.info("%s: downloading and preparing with TFDS into %s", name, builder.data_dir)
+    _announce(name, split, f"downloading and preparing with TFDS into {builder.data_dir}")
     builder.download_and_prepare()
     return _from_tfds(builder, split, spec)
   hint = "Pass download=True"
@@ -126,6 +128,13 @@ def _resolve(name, split, spec, data_dir, download) -> Dataset:
     hint += f", or run `python -m jaxgen.data.prepare {name} --data_dir D` and pass data_dir=D"
   raise FileNotFoundError(f"{name} split {split!r}: no source available. Tried:\n  - "
                           + "\n  - ".join(tried) + f"\n{hint}.")
+
+
+@functools.cache
+def _announce(name: str, split: str, source: str) -> None:
+  """Logs where a split is read from, once per process: a process may read a split more than
+  once (slices of it for training and evaluation, several runs in one process)."""
+  logging.info("%s %s: %s", name, split, source)
 
 
 def _from_tfds(builder, split, spec) -> Dataset:

@@ -1,6 +1,7 @@
 """Data sources: IDX parsing, source resolution, TFDS path, slicing, built-in datasets."""
 
 import gzip
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,16 @@ def test_mnist_resolves_to_offline_idx(tmp_path, mnist_dir, mnist_test):
   data = sources.load("mnist", "test", data_dir=tmp_path)  # tmp_path holds no TFDS data
   assert str(mnist_dir) in data.source
   np.testing.assert_array_equal(data.images, mnist_test.images)
+
+
+def test_each_split_is_announced_once_per_process(tmp_path, monkeypatch, caplog):
+  _write_idx(tmp_path)
+  monkeypatch.setenv("JAXGEN_MNIST_DIR", str(tmp_path))
+  with caplog.at_level(logging.INFO):
+    for split in ("test", "test", "test[:2]"):  # e.g. a run's spec, training, an evaluator
+      sources.load("mnist", split, data_dir=tmp_path / "tfds")
+  said = [r.getMessage() for r in caplog.records if "reading" in r.getMessage()]
+  assert said == [f"mnist test: reading IDX files from {tmp_path}"]
 
 
 def test_mnist_dir_env_override(tmp_path, monkeypatch):
