@@ -13,13 +13,14 @@ import json
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxgen import cli, writers
+from jaxgen import cli
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Path to a config file (path.py[:arg]).",
                                 lock_config=True)
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and samples.")
 flags.mark_flags_as_required(["config", "workdir"])
+cli.define_progress_flag()
 
 
 def main(argv):
@@ -34,6 +35,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  writers.quiet_library_logs()
   logging.set_verbosity(logging.INFO)
   cli.run(main)

@@ -11,9 +11,14 @@ raised while the flags and the config file are parsed, app.UsageError, jaxgen.ty
 traceback comes first, then the same line and status. The entry points end in `cli.run(main)`:
 train.py, jaxgen.sample, jaxgen.evaluate, jaxgen.data.prepare, jaxgen.metrics.inception and
 jaxgen.tools.export_classifier.
+
+Logs are quiet by default: orbax's INFO lines and JAX's note that a backend it merely probed
+(libtpu on a CPU machine) is absent are dropped; warnings and errors are kept. Tools with long
+work (training, sampling, evaluation) call `define_progress_flag` for --progress/--noprogress.
 """
 
 import contextlib
+import logging
 import re
 import sys
 import traceback
@@ -22,6 +27,7 @@ from typing import Callable, Mapping, Sequence
 from absl import app, flags
 from ml_collections import config_flags
 
+from jaxgen import progress
 from jaxgen.types import ConfigError
 
 USAGE, FAILURE = 2, 1
@@ -39,13 +45,15 @@ def run(main: Callable[[list[str]], None], *, commands: Mapping[str, str] | None
   if "debug" not in flags.FLAGS:  # defined here, not at import: importing jaxgen adds no flags
     flags.DEFINE_bool("debug", False, "On an error, print its traceback before the one-line "
                       "message.")
-    # Listed by --help with the tool's own flags (absl names the main module by sys.argv[0]).
-    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS["debug"])
+    _key_flag("debug")
+  quiet_library_logs()
   prog = _prog()
 
   def guarded(argv):
     name = prog
     try:
+      if "progress" in flags.FLAGS:
+        progress.set_enabled(flags.FLAGS.progress)
       if commands is not None:
         if len(argv) < 2 or argv[1] not in commands:
           raise app.UsageError(f"expected a command: {' | '.join(commands.values())}")
@@ -65,6 +73,39 @@ def run(main: Callable[[list[str]], None], *, commands: Mapping[str, str] | None
       _exit(prog, e, USAGE, debug=_debug_requested(argv), line=_flag_error(e, argv))
 
   app.run(guarded, flags_parser=parse)
+
+
+def define_progress_flag() -> None:
+  """--progress / --noprogress, for a tool whose work can take minutes; `run` applies it."""
+  flags.DEFINE_bool("progress", None, "Progress bars (rate, ETA) on stderr for long work: "
+                    "training, sampling, evaluation batches, feature extraction. Default: shown "
+                    "when stderr is a terminal.")
+  _key_flag("progress")
+
+
+def _key_flag(name: str) -> None:
+  """Lists a flag defined here by --help with the tool's own flags (absl names the main module
+  by sys.argv[0])."""
+  flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
+
+
+class _LibraryInfoFilter(logging.Filter):
+  """Drops the INFO and DEBUG records of chatty libraries: orbax logs every step of a save, and
+  JAX says at INFO that a backend it probes without being asked (TPU) could not start. A
+  backend the user asked for (JAX_PLATFORMS) fails with an error, and a GPU or TPU that is
+  present but unusable is a warning: both are kept."""
+
+  def filter(self, record):
+    return record.levelno >= logging.WARNING or (
+        "/orbax/" not in record.pathname and not record.name.startswith("jax._src.xla_bridge"))
+
+
+def quiet_library_logs() -> None:
+  """Keep jaxgen's INFO lines, drop the libraries' (see _LibraryInfoFilter); once per process."""
+  from absl import logging as absl_logging
+  handler = absl_logging.get_absl_handler()
+  if not any(isinstance(f, _LibraryInfoFilter) for f in handler.filters):
+    handler.addFilter(_LibraryInfoFilter())
 
 
 @contextlib.contextmanager

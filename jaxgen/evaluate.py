@@ -25,7 +25,7 @@ import os
 import numpy as np
 from absl import app, flags, logging
 
-from jaxgen import cli, writers
+from jaxgen import cli
 
 FEATURE_METRICS = ("fid", "kid", "is", "pr")
 METRICS = ("nll", *FEATURE_METRICS, "ssim")
@@ -57,6 +57,7 @@ flags.DEFINE_string("cache_dir", None, "Cache of real images' features; default 
                     "~/.cache/jaxgen/reference_features.")
 flags.DEFINE_string("out", None, "Output JSON; default DIR/eval/metrics_step<N>.json.")
 flags.register_validator("num", lambda n: n == -1 or n > 0, "--num must be -1 or > 0")
+cli.define_progress_flag()
 FLAGS = flags.FLAGS
 
 
@@ -190,5 +191,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  writers.quiet_library_logs()
   cli.run(main)

@@ -13,7 +13,7 @@ import os
 import numpy as np
 from absl import app, flags, logging
 
-from jaxgen import cli, writers
+from jaxgen import cli
 
 flags.DEFINE_string("workdir", None, "A jaxgen workdir (config.json + checkpoints/).")
 flags.DEFINE_integer("num", 64, "Number of images (without --labels / --per_class).")
@@ -34,6 +34,7 @@ flags.DEFINE_bool("sequence", False, "Sequential samplers (DRAW): write every st
                   "an animated GIF (a grid per step) and a PNG strip (a row per image, a column "
                   "per step).")
 flags.mark_flag_as_required("workdir")
+cli.define_progress_flag()
 flags.register_validator("per_class", lambda n: n is None or n > 0, "--per_class must be > 0")
 flags.register_validator("interpolate", lambda n: n is None or n > 0, "--interpolate must be > 0")
 flags.register_validator("steps", lambda n: n >= 2, "--steps must be >= 2")
@@ -108,5 +109,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  writers.quiet_library_logs()
   cli.run(main)

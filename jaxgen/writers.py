@@ -60,16 +60,3 @@ def _drop_records_after(path: str, step: int) -> None:
   os.replace(path + ".tmp", path)
   logging.info("%s: dropped %d records after step %d, where training resumes", path,
                len(lines) - len(kept), step)
-
-
-class _LibraryInfoFilter(logging.Filter):
-  """Drops INFO and DEBUG records of chatty libraries (orbax logs every step of a save)."""
-
-  def filter(self, record):
-    return record.levelno >= logging.WARNING or "/orbax/" not in record.pathname
-
-
-def quiet_library_logs() -> None:
-  """For the command-line tools: keep jaxgen's INFO lines, drop orbax's."""
-  from absl import logging as absl_logging
-  absl_logging.get_absl_handler().addFilter(_LibraryInfoFilter())

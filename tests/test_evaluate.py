@@ -3,6 +3,7 @@ in memory, as .npz and as PNG files, and errors that name bad input (the metrics
 files themselves: metrics/test_sample_quality.py)."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -93,6 +94,14 @@ def test_scores_of_samples_in_memory_npz_and_png_agree(trained, tmp_path):
   assert results["run"] == results["npz"] == results["png"]
 
 
+def test_progress_flag_shows_bars_where_stderr_is_not_a_terminal(trained, tmp_path):
+  """Here stderr is a pipe, so bars are off by default (test_evaluate_cli_writes_json)."""
+  _, workdir = trained
+  shown = run_cli("-m", "jaxgen.evaluate", "--workdir", workdir, "--num", "100",
+                  "--out", str(tmp_path / "m.json"), "--progress").stderr
+  assert re.search(r"IWAE-8 bound, test\[:1000\] split: 100%.* 100/100 .*img/s", shown), shown
+
+
 def test_evaluate_cli_writes_json(tmp_path, tiny_fmnist):
   train.train_and_evaluate(tiny_fmnist, str(tmp_path))
   proc = run_cli("-m", "jaxgen.evaluate", "--workdir", str(tmp_path), "--num", "128",
@@ -102,3 +111,4 @@ def test_evaluate_cli_writes_json(tmp_path, tiny_fmnist):
   m = result["metrics"]
   assert m["iwae_nll"] <= m["neg_elbo"] + 1.0  # the bound tightens (up to Monte Carlo noise)
   assert "neg_elbo" in proc.stdout
+  assert "img/s" not in proc.stderr  # no progress bars on a pipe without --progress

@@ -67,6 +67,17 @@ def test_labels_choose_the_class_and_samples_are_reproducible(cgan):
   assert not np.array_equal(walk_35[1], walk_33[1])
 
 
+def test_logs_are_quiet_and_name_each_source_once(cgan, tmp_path):
+  """No note that JAX probed for a TPU and found none (JAX_PLATFORMS unset: it probes);
+  the data source is said once."""
+  _, _, workdir = cgan
+  proc = run_cli("-m", "jaxgen.sample", "--workdir", str(workdir), "--num", "4",
+                 "--out", str(tmp_path / "s.png"), env={"JAX_PLATFORMS": ""})
+  assert "Unable to initialize backend" not in proc.stderr
+  assert proc.stderr.count("reading IDX files") == 1, proc.stderr
+  assert "fashion_mnist train: reading IDX files" in proc.stderr
+
+
 def test_bad_labels_are_named(cgan, tmp_path):
   run, state, workdir = cgan
   with pytest.raises(ValueError, match="label 10 is outside the 10 classes of fashion_mnist"):
