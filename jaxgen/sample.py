@@ -88,6 +88,9 @@ def main(argv):
         labels = np.repeat(np.arange(run.spec.num_classes), FLAGS.per_class)
         kind, ncol = "per_class", FLAGS.per_class
       num = FLAGS.num if labels is None else len(labels)
+      # One computation (its pixels depend on --num, so it is not split into batches): a line,
+      # not a progress bar.
+      logging.info("sampling %d images of step %d in one computation", num, step)
       out_images = run.sample(state, FLAGS.seed, num, labels)
   except ValueError as e:  # a label, or a kind of sample, that the run does not have
     raise app.UsageError(str(e)) from e

@@ -20,7 +20,9 @@ order and x[:, i, j, :c]. Evaluation reports the exact NLL in nats per image and
 subpixel (bits/dim).
 """
 
+import functools
 import importlib
+import logging
 import math
 from typing import Callable, NamedTuple
 
@@ -140,6 +142,15 @@ def sample_uncached(model, variables, key, shape, labels, draw):
   return jax.lax.fori_loop(0, height * width * channels, body, jnp.zeros(shape, jnp.float32))
 
 
+@functools.cache
+def _announce_uncached(why: str, passes: int) -> None:
+  """One line before the uncached sampler first runs (it logs when `sample` is traced, before
+  the compile), once per process: it is one compiled loop, so no progress bar can follow it."""
+  logging.info("autoregressive sampling without a cache (%s): %d sequential passes of the whole "
+               "model in one compiled loop, about %d times as long as one forward pass of the "
+               "batch; no progress is shown until it ends", why, passes, passes)
+
+
 def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
   if config.head not in HEADS:
     raise ValueError(f"unknown head {config.head!r}; expected one of {sorted(HEADS)}")
@@ -194,6 +205,10 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
       labels = jnp.arange(num) % num_classes if labels is None else jnp.asarray(labels, jnp.int32)
     else:
       labels = None
+    if sampler is sample_uncached:
+      _announce_uncached("config.cached_sampling=False" if not config.cached_sampling else
+                         f"model {config.model.name!r} has no cached sampler",
+                         height * width * channels)
     x = sampler(model, {"params": state.params["model"]}, key, (num, height, width, channels),
                 labels, head.draw)
     return head.display(x).astype(jnp.float32)

@@ -2,6 +2,7 @@
 training, config errors. Causality, receptive fields and the cached samplers are tested per
 model in models/test_pixelcnn.py and models/test_pixelrnn.py."""
 
+import logging
 import math
 
 import jax
@@ -77,6 +78,30 @@ def test_cached_sampling_option_gives_the_uncached_samples(arch, head, channels,
         state, jax.random.key(5), 3, jnp.array([1, 7, 2]) if conditional else None))
   np.testing.assert_array_equal(samples[True], samples[False])
   assert 0.0 <= samples[True].min() and samples[True].max() <= 1.0
+
+
+def test_uncached_sampling_says_what_runs_before_it_starts(caplog):
+  """One compiled loop has no progress bar: a line says what it is and how long it takes."""
+  shape = (2, 3, 4, 1)
+  said = {}
+  autoregressive._announce_uncached.cache_clear()  # once per process: this test's is the first
+  for cached in (True, False):
+    c = method_config("pixelcnn", features=4)
+    c.cached_sampling = cached
+    method = autoregressive.make(c, DataSpec(shape[1:], 10))
+    state = jax.eval_shape(method.init, jax.random.key(0), data_batch("bernoulli", shape))
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+      jax.eval_shape(lambda s, k: method.sample(s, k, 2), state, jax.random.key(1))  # a trace
+    said[cached] = [r.getMessage() for r in caplog.records]
+  assert said[True] == []
+  [line] = said[False]
+  caplog.clear()
+  with caplog.at_level(logging.INFO):
+    jax.eval_shape(lambda s, k: method.sample(s, k, 3), state, jax.random.key(1))  # a retrace
+  assert caplog.records == []
+  assert line.startswith("autoregressive sampling without a cache (config.cached_sampling=False"
+                         "): 12 sequential passes of the whole model in one compiled loop")
 
 
 @pytest.mark.parametrize("arch", ARCHS)
