@@ -3,12 +3,9 @@ one line on stderr that names the key or file and what was expected; exit status
 error (flags, config keys and values), 1 for a failure (a missing file); a traceback only with
 --debug. Every bad input fails before anything is compiled, so each subprocess is cheap."""
 
-import glob
-import os
-
 import pytest
 
-from helpers import ROOT, load_config, run_cli
+from helpers import CONFIGS, load_config, run_cli
 from jaxgen import config as config_lib
 from jaxgen.types import ConfigError
 
@@ -49,8 +46,9 @@ BAD_INPUT = {
         "flag --config.optimizer.lrr: config.optimizer has no key 'lrr' (did you mean 'lr'?)"),
     "bad variant": (
         ("train.py", "--config", "configs/vae_fashion_mnist.py:tiny,huge", "--workdir", "{tmp}/r"),
-        2, "train.py", "flag --config=configs/vae_fashion_mnist.py:tiny,huge: unknown variant "
-        "'huge' of vae_fashion_mnist; expected tiny, beta4 or conv"),
+        2, "train.py", "flag --config=configs/vae_fashion_mnist.py:tiny,huge: config "
+        "vae_fashion_mnist: unknown word 'huge' in 'tiny,huge'; it takes, comma-separated: tiny; "
+        "beta4; conv"),
     "missing config file": (
         ("train.py", "--config", "configs/nope.py", "--workdir", "{tmp}/r"), 2, "train.py",
         "flag --config=configs/nope.py: [Errno 2] No such file or directory: 'configs/nope.py'"),
@@ -103,9 +101,6 @@ def test_debug_prints_the_traceback_then_the_same_line(tmp_path):
   assert "Traceback (most recent call last)" in proc.stderr and "ConfigError" in proc.stderr
   assert _last_line(proc.stderr) == ("train.py: config.batch_size=0; expected a positive "
                                      "multiple of the device count (1)")
-
-
-CONFIGS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "configs", "*.py")))
 
 
 @pytest.mark.parametrize("name", CONFIGS)
