@@ -179,6 +179,8 @@ def main(argv):
                          f"{', '.join(METRICS)}")
   if bool(FLAGS.workdir) == bool(FLAGS.images):
     raise app.UsageError("give exactly one of --workdir (a run) or --images (files)")
+  if FLAGS.out:  # before evaluating, not after
+    cli.check_writable(os.path.dirname(os.path.abspath(FLAGS.out)), f"--out {FLAGS.out}")
   result, out = (_evaluate_images if FLAGS.images else _evaluate_run)(metrics)
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   with open(out, "w") as f:
