@@ -26,6 +26,7 @@ cli.define_progress_flag()
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  cli.check_writable(FLAGS.workdir, f"--workdir {FLAGS.workdir}")
   from jaxgen import runtime
   runtime.setup(FLAGS.config.distributed)
   from jaxgen import train

@@ -19,6 +19,7 @@ work (training, sampling, evaluation) call `define_progress_flag` for --progress
 
 import contextlib
 import logging
+import os
 import re
 import sys
 import traceback
@@ -115,6 +116,19 @@ def usage_errors():
     yield
   except ValueError as e:
     raise app.UsageError(str(e)) from e
+
+
+def check_writable(directory: str, flag: str) -> None:
+  """Before any work: an OSError that names `flag` (e.g. "--out x/y.png") unless files can be
+  written in `directory`, which exists or can be made (its nearest existing ancestor can be
+  written in)."""
+  existing = os.path.abspath(directory)
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    raise NotADirectoryError(f"{flag}: {existing} is a file, not a directory")
+  if not os.access(existing, os.W_OK | os.X_OK):
+    raise PermissionError(f"{flag}: cannot write in {existing}")
 
 
 def exit_code(e: BaseException) -> int:

@@ -21,6 +21,7 @@ A run's results go to DIR/eval/metrics_step<N>.json; --out names another file.
 import glob
 import json
 import os
+import zipfile
 
 import numpy as np
 from absl import app, flags, logging
@@ -68,26 +69,40 @@ def _load_images(path: str) -> np.ndarray:
     files = sorted(glob.glob(os.path.join(path, "*.png")))
     if not files:
       raise app.UsageError(f"--images {path}: no .png files in the folder")
-    images = np.stack([np.asarray(Image.open(f)) for f in files])
+    arrays = [np.asarray(Image.open(f)) for f in files]
+    for f, a in zip(files, arrays):
+      if a.shape != arrays[0].shape:
+        raise app.UsageError(f"--images {path}: {f} is {_size(a.shape)}, {files[0]} "
+                             f"{_size(arrays[0].shape)}")
+    images = np.stack(arrays)
   elif path.endswith(".npz"):
-    with np.load(path) as f:
-      if "images" not in f:
-        raise app.UsageError(f"--images {path}: no `images` array (found {sorted(f.files)})")
-      images = f["images"]
+    try:
+      with np.load(path) as f:
+        if "images" not in f:
+          raise app.UsageError(f"--images {path}: no `images` array (found {sorted(f.files)})")
+        images = f["images"]
+    except (ValueError, EOFError, zipfile.BadZipFile) as e:  # a pickle, a truncated zip, ...
+      raise ValueError(f"--images {path}: not a readable .npz file") from e
   else:
     raise app.UsageError(f"--images {path}: expected an .npz file or a folder of PNGs")
   if images.ndim == 3:
     images = images[..., None]
   if images.ndim != 4 or images.shape[-1] not in (1, 3):
     raise app.UsageError(f"--images {path}: expected images [N, H, W, 1 or 3], got {images.shape}")
+  if not len(images):
+    raise app.UsageError(f"--images {path}: no images, an array of shape {images.shape}")
   if images.dtype == np.uint8:
     return images.astype(np.float32) / 255.0
   if not np.issubdtype(images.dtype, np.floating):
     raise app.UsageError(f"--images {path}: expected uint8 or float images, got {images.dtype}")
-  if images.min() < 0.0 or images.max() > 1.0:
+  if not np.isfinite(images).all() or images.min() < 0.0 or images.max() > 1.0:
     raise app.UsageError(f"--images {path}: float images must lie in [0, 1], got "
                          f"[{images.min():.3g}, {images.max():.3g}]")
   return images.astype(np.float32)
+
+
+def _size(shape) -> str:
+  return "x".join(map(str, shape))  # (28, 28, 1) -> 28x28x1
 
 
 def _batches(images: np.ndarray, size: int):
@@ -107,6 +122,13 @@ def _evaluate_images(metrics):
   images = _load_images(FLAGS.images)
   split = FLAGS.split or "test"
   real = data_lib.load(FLAGS.dataset, split)
+  shape = real.images.shape[1:]
+  if FLAGS.pad_to and len(shape) == 3:
+    shape = (FLAGS.pad_to, FLAGS.pad_to, shape[2])
+  if images.shape[1:] != shape:
+    raise app.UsageError(f"--images {FLAGS.images}: images of {_size(images.shape[1:])}, but "
+                         f"those of {FLAGS.dataset} {split} are {_size(shape)}"
+                         + (f" padded to --pad_to {FLAGS.pad_to}" if FLAGS.pad_to else ""))
   info, scores = sample_quality.score_images(
       metrics, sample_quality.make_extractor(FLAGS.extractor, dataset=FLAGS.dataset,
                                              inception_weights=FLAGS.inception_weights),
@@ -181,6 +203,8 @@ def main(argv):
                          f"{', '.join(METRICS)}")
   if bool(FLAGS.workdir) == bool(FLAGS.images):
     raise app.UsageError("give exactly one of --workdir (a run) or --images (files)")
+  if FLAGS.out:  # before evaluating, not after
+    cli.check_writable(os.path.dirname(os.path.abspath(FLAGS.out)), f"--out {FLAGS.out}")
   result, out = (_evaluate_images if FLAGS.images else _evaluate_run)(metrics)
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   with open(out, "w") as f:

@@ -65,6 +65,8 @@ def main(argv):
     raise app.UsageError("--sequence cannot be combined with --labels, --per_class or --interpolate")
   with cli.usage_errors():
     which = checkpoint.parse_step(FLAGS.step)
+  if FLAGS.out:  # before sampling, not after
+    cli.check_writable(os.path.dirname(os.path.abspath(FLAGS.out)), f"--out {FLAGS.out}")
   config = config_lib.load_from_workdir(FLAGS.workdir)
   runtime.setup(config.distributed)
   run = Run(config, FLAGS.workdir)

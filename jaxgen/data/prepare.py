@@ -14,10 +14,15 @@ from absl import app, flags, logging
 
 from jaxgen import cli
 from jaxgen.data import sources
+from jaxgen.types import ConfigError
+
+NAMES = ("fashion_mnist", "mnist")  # the datasets with offline IDX files (sources.offline_idx_dir)
 
 
 def prepare_tfds(name: str, data_dir: str, limit: int | None = None) -> str:
   """Prepares `name` (mnist or fashion_mnist) in `data_dir`; returns the dataset's directory."""
+  if name not in NAMES:
+    raise ConfigError(f"unknown dataset {name!r}; expected {' or '.join(NAMES)}")
   directory = sources.offline_idx_dir(name)
   if directory is None:
     raise FileNotFoundError(f"{name}: no offline IDX files to prepare from (those of mnist or "
@@ -46,6 +51,8 @@ def _examples(dataset: sources.Dataset, limit: int | None):
 def main(argv):
   if len(argv) != 2:
     raise app.UsageError("usage: python -m jaxgen.data.prepare NAME --data_dir D [--limit N]")
+  if argv[1] in NAMES:  # else prepare_tfds says the name is unknown (first)
+    cli.check_writable(flags.FLAGS.data_dir, f"--data_dir {flags.FLAGS.data_dir}")
   print(prepare_tfds(argv[1], flags.FLAGS.data_dir, flags.FLAGS.limit))
 
 

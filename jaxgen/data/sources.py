@@ -163,11 +163,17 @@ _OFFLINE_ENV = {"fashion_mnist": "JAXGEN_FASHION_MNIST_DIR", "mnist": "JAXGEN_MN
 def offline_idx_dir(name: str) -> Path | None:
   """The directory of offline IDX files for `name`: $JAXGEN_<NAME>_DIR, else Debian's
   Fashion-MNIST directory, or for MNIST the first `shared/data/mnist` above this file
-  (/work/shared/data/mnist for the checkout /work/main); None where there is none."""
+  (/work/shared/data/mnist for the checkout /work/main); None where there is none. An
+  $JAXGEN_<NAME>_DIR that names no directory is an error (FileNotFoundError), not a reason to
+  look elsewhere."""
   if name not in _OFFLINE_ENV:
     return None
   override = os.environ.get(_OFFLINE_ENV[name])
   if override:
+    if not os.path.isdir(override):
+      what = "not a directory" if os.path.exists(override) else "no such directory"
+      raise FileNotFoundError(f"${_OFFLINE_ENV[name]}={override}: {what} (it should name the "
+                              f"folder of {name}'s IDX files)")
     candidates = [Path(override)]
   elif name == "fashion_mnist":
     candidates = [Path("/usr/share/datasets/fashion-mnist")]

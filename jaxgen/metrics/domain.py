@@ -24,6 +24,7 @@ import numpy as np
 from flax import traverse_util
 
 from jaxgen.models import classifier as classifier_models
+from jaxgen.types import ConfigError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 NAMES = ("fashion_mnist", "mnist")  # the datasets with shipped weights
@@ -34,8 +35,8 @@ Extractor = Callable[[jax.Array], tuple[jax.Array, jax.Array]]
 
 def weight_paths(name: str) -> tuple[Path, Path]:
   """The (.npz variables, .json metadata) files of extractor `name` in WEIGHTS_DIR."""
-  if name not in NAMES:
-    raise ValueError(f"no domain extractor for {name!r}; expected one of {NAMES}")
+  if name not in NAMES:  # a usage error: the dataset a config or --dataset names
+    raise ConfigError(f"no domain extractor for {name!r}; expected one of {NAMES}")
   stem = WEIGHTS_DIR / f"classifier_{name}"
   return stem.with_suffix(".npz"), stem.with_suffix(".json")
 

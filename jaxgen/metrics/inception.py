@@ -479,8 +479,20 @@ def convert(pth_path: str, npz_path: str) -> None:
   """Converts pytorch-fid's .pth checkpoint to the .npz that `load_variables` reads (needs torch,
   once; the .npz needs neither torch nor pickle)."""
   import torch  # only the converter needs it
-  state_dict = torch.load(pth_path, map_location="cpu", weights_only=True)
-  np.savez(npz_path, **convert_state_dict(state_dict))
+  try:
+    state_dict = torch.load(pth_path, map_location="cpu", weights_only=True)
+  except OSError:
+    raise
+  except Exception as e:  # torch raises many types for a file it cannot read
+    raise ValueError(f"{pth_path}: not a PyTorch checkpoint that torch.load can read "
+                     f"({type(e).__name__}); expected {os.path.basename(WEIGHTS_URL)}") from e
+  if not isinstance(state_dict, Mapping):
+    raise ValueError(f"{pth_path}: holds a {type(state_dict).__name__}, not a state_dict")
+  try:
+    flat = convert_state_dict(state_dict)
+  except ValueError as e:
+    raise ValueError(f"{pth_path}: {e}") from None
+  np.savez(npz_path, **flat)
 
 
 def load_variables(path: str) -> dict[str, Any]:
@@ -492,10 +504,12 @@ def load_variables(path: str) -> dict[str, Any]:
         f"once with `{_convert_command(os.path.basename(WEIGHTS_URL), path)}` (or run "
         f"`{FETCH_COMMAND}` for weights without the Inception Score's logits)")
   try:
+    if not zipfile.is_zipfile(path):  # not np.load's word for it: "pickled data, load unsafely"
+      raise ValueError("not an .npz file, or a truncated one")
     with np.load(path, allow_pickle=False) as f:
       flat = {k: f[k] for k in f.files}
     _check(flat, logits=_has_fc(flat))
-  except ValueError as e:
+  except (ValueError, EOFError, zipfile.BadZipFile) as e:  # BadZipFile: a damaged member
     pth = path if path.endswith(".pth") else "PTH"
     npz = os.path.splitext(path)[0] + ".npz"
     raise ValueError(f"{path}: {e}; make the .npz from the .pth with "

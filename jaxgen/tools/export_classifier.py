@@ -18,6 +18,7 @@ from jaxgen import config as config_lib, runtime
 from jaxgen.evaluators.likelihood import Likelihood
 from jaxgen.metrics import domain
 from jaxgen.run import Run
+from jaxgen.types import ConfigError
 
 FLAGS = flags.FLAGS
 
@@ -26,6 +27,9 @@ def export(workdir: str, name: str, *, step: int | None = None) -> dict:
   """Writes the classifier checkpointed in `workdir` as extractor `name`, with its accuracy
   on the config's eval split; returns the metadata written."""
   config = config_lib.load_from_workdir(workdir)
+  if config.method != "classifier":
+    raise ConfigError(f"{workdir}: a {config.method} run, not a classifier "
+                      "(configs/classifier_*.py)")
   run = Run(config, workdir)
   state = run.restore(step)
   run.checkpoints.close()

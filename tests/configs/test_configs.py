@@ -1,19 +1,16 @@
 """Every config's tiny variant trains a step on 1 and on 8 devices; the full variants load."""
 
-import glob
 import os
 
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from helpers import ROOT, load_config, run_cli
+from helpers import CONFIGS, load_config, run_cli
 from jaxgen import methods
 from jaxgen import train
 from jaxgen.types import DataSpec
 
-CONFIGS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
-                 if os.path.basename(p) not in ("__init__.py", "common.py"))  # not configs
 
 
 @pytest.fixture(scope="module")

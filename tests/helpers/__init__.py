@@ -2,6 +2,7 @@
 `from helpers import ...` (pyproject puts tests/ on sys.path); importing it sets up the process
 as the tests run (XLA flags, runtime.setup) before any backend starts."""
 
+import glob
 import importlib.util
 import os
 import subprocess
@@ -29,6 +30,11 @@ def with_test_xla_flags(flags: str) -> str:
 
 os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS", ""))
 runtime.setup()  # in-process tests compute as the entry points do
+
+
+# The shipped configs' names (configs/<name>.py), not the package's other modules.
+CONFIGS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
+                 if os.path.basename(p) not in ("__init__.py", "common.py"))
 
 
 def load_config(name: str, arg: str = "tiny"):
