@@ -7,7 +7,7 @@ test split (offline from ../shared/data/mnist when TFDS has not prepared it; see
 jaxgen/data/sources.py); pixels scaled to [0, 1] with a sigmoid generator output. G: z (100) ->
 256 -> 512 -> 1024 -> 784, D: 784 -> 512 -> 256 -> 1, ReLU; non-saturating loss, Adam 2e-4 with
 β1 = 0.5 for both players, batch 64, 50 epochs (46,850 steps, 3M images): about 7 minutes at
-the 7,100 images/s of the bare step on an idle 2-core CPU (benchmarks/gan.py); through the
+the 7,100 images/s of the bare step on an idle 2-core CPU (benchmarks/speed.py); through the
 trainer, over 1,000 steps while other jobs loaded the CPU 4×, it ran at ~750 images/s (at that
 pace, over an hour).
 Figure for orientation: Lucic et al. (2018) report a best FID of 6.8 (NS GAN) and 6.7 (WGAN) on

@@ -10,7 +10,7 @@ import jax
 
 # XLA reads XLA_FLAGS when the first backend starts, so `setup` must run before any computation.
 # On XLA:CPU, YNNPACK's convolutions are slower than Eigen's on the CPUs measured (DCGAN train
-# step: benchmarks/gan.py), so convolutions are kept out of YNNPACK. Overridable: a value of the
+# step: benchmarks/speed.py), so convolutions are kept out of YNNPACK. Overridable: a value of the
 # flag in XLA_FLAGS wins, and JAXGEN_XLA_DEFAULTS=0 leaves XLA_FLAGS untouched. The flag only
 # concerns the CPU backend; GPU and TPU compilers ignore it.
 CPU_XLA_DEFAULTS = ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution",)

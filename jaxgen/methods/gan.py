@@ -208,7 +208,7 @@ def make(config: ml_collections.ConfigDict, spec: DataSpec) -> Method:
     carry = (state.params["discriminator"], state.opt_state["discriminator"],
              state.collections["generator"], state.collections["discriminator"])
     # A Python loop, not lax.scan: XLA:CPU runs convolutions inside a loop body about 10x
-    # slower (even a one-trip loop; benchmarks/gan.py), and n_critic is small.
+    # slower (even a one-trip loop; benchmarks/speed.py), and n_critic is small.
     d_metrics = []
     for i in range(n_critic):
       rows = slice(i * chunk, (i + 1) * chunk)
