@@ -236,6 +236,7 @@ def test_ema_state_checkpoints_and_restores(tmp_path):
   method = gan.make(small_dcgan_config(ema_decay=0.9), DCGAN_SPEC)
   batch, key = image_batch(4, DCGAN_SPEC), jax.random.key(0)
   state, _ = jax.jit(method.train_step)(method.init(key, batch), batch, jax.random.key(1))
+  state = state.replace(step=state.step + 1)  # as the trainer counts it: restore checks the step
   checkpoints = checkpoint.Checkpoints(str(tmp_path), keep=1)
   checkpoints.save(1, state)
   sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
