@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxgen import checkpoint, runtime
@@ -85,3 +86,13 @@ def key(seed: int) -> jax.Array:
 
 def _best_steps(workdir):
   return sorted(int(s) for s in os.listdir(workdir / checkpoint.BEST_DIR) if s.isdigit())
+
+
+def binary_batch(batch_size, shape):
+  """A batch of binary images of `shape`, the VAE and DRAW tests' data."""
+  rng = np.random.default_rng(0)
+  # Two prototypes with pixel noise: structure an encoder can learn and a posterior to infer.
+  protos = rng.uniform(size=(2, *shape)) < 0.5
+  flips = rng.uniform(size=(batch_size, *shape)) < 0.1
+  images = protos[rng.integers(0, 2, batch_size)] ^ flips
+  return {"image": jnp.asarray(images, jnp.float32), "label": jnp.zeros(batch_size, jnp.int32)}

@@ -1,8 +1,5 @@
 """A small DRAW on 8×8 binary images, for the tests of the DRAW model and method."""
 
-import jax.numpy as jnp
-import numpy as np
-
 from jaxgen import config as config_lib
 from jaxgen.methods import draw
 from jaxgen.types import DataSpec
@@ -29,11 +26,3 @@ def small_config(name="attention", **overrides):
   c.update(overrides)
   return c
 
-
-def binary_batch(batch_size, shape=SPEC.image_shape):
-  rng = np.random.default_rng(0)
-  # Two prototypes with pixel noise: structure an encoder can learn and a posterior to infer.
-  protos = rng.uniform(size=(2, *shape)) < 0.5
-  flips = rng.uniform(size=(batch_size, *shape)) < 0.1
-  images = protos[rng.integers(0, 2, batch_size)] ^ flips
-  return {"image": jnp.asarray(images, jnp.float32), "label": jnp.zeros(batch_size, jnp.int32)}

@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from helpers.draw import LATENT, SPEC, STEPS, binary_batch, small_config
+from helpers import binary_batch
+from helpers.draw import LATENT, SPEC, STEPS, small_config
 from jaxgen import data as data_lib
 from jaxgen import losses
 from jaxgen import methods
@@ -26,7 +27,7 @@ from jaxgen.types import DataSpec, ModelSpec
 def trained():
   """100 steps on a fixed batch: an informative posterior, not yet a converged one."""
   method = methods.get(small_config(), SPEC)
-  batch = binary_batch(batch_size=128)
+  batch = binary_batch(128, SPEC.image_shape)
   state = jax.jit(method.init)(jax.random.key(0), batch)
   step = jax.jit(methods.base.count_steps(chex.assert_max_traces(method.train_step, n=1)),
                  donate_argnums=0)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from helpers import load_config
+from helpers import binary_batch, load_config
 from helpers.vae import small_config
 from jaxgen import data as data_lib
 from jaxgen import losses
@@ -24,14 +24,6 @@ from jaxgen.types import DataSpec, ModelSpec
 SPEC = DataSpec(image_shape=(4, 4, 1), num_classes=10)
 
 
-def binary_batch(batch_size, shape=SPEC.image_shape):
-  rng = np.random.default_rng(0)
-  # Two prototypes with pixel noise: structure an encoder can learn and a posterior to infer.
-  protos = rng.uniform(size=(2, *shape)) < 0.5
-  flips = rng.uniform(size=(batch_size, *shape)) < 0.1
-  images = protos[rng.integers(0, 2, batch_size)] ^ flips
-  return {"image": jnp.asarray(images, jnp.float32), "label": jnp.zeros(batch_size, jnp.int32)}
-
 
 # ----- Training --------------------------------------------------------------------------------
 
@@ -40,7 +32,7 @@ def binary_batch(batch_size, shape=SPEC.image_shape):
 def trained():
   """100 steps on a fixed batch: q(z|x) is informative but not yet the true posterior."""
   method = methods.get(small_config(method="vae"), SPEC)
-  batch = binary_batch(batch_size=128)
+  batch = binary_batch(128, SPEC.image_shape)
   state = jax.jit(method.init)(jax.random.key(0), batch)
   step = jax.jit(methods.base.count_steps(chex.assert_max_traces(method.train_step, n=1)),
                  donate_argnums=0)
@@ -146,7 +138,7 @@ def test_iwae_converges_to_the_marginal_likelihood():
   c = small_config()
   c.model.latent_dim = 1
   method, model = vae.make(c, SPEC), vae_models.make(c.model, ModelSpec.of(SPEC))
-  batch = binary_batch(8)
+  batch = binary_batch(8, SPEC.image_shape)
   state = jax.jit(method.init)(jax.random.key(0), batch)
   z = jnp.linspace(-8.0, 8.0, 4001)
   logits = model.apply({"params": state.params["vae"]}, z[:, None], method="decode")

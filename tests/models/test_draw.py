@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from helpers.draw import LATENT, SPEC, STEPS, binary_batch, run_config, small_config
+from helpers import binary_batch
+from helpers.draw import LATENT, SPEC, STEPS, run_config, small_config
 from jaxgen.methods import draw
 from jaxgen.models import draw as draw_models
 from jaxgen.types import DataSpec, ModelSpec
@@ -70,7 +71,7 @@ def test_read_then_write_with_matching_filters_restores_a_patch_of_a_smooth_imag
 
 
 def test_no_attention_read_sees_the_whole_image():
-  x = binary_batch(2)["image"]
+  x = binary_batch(2, SPEC.image_shape)["image"]
   x_hat = x - 0.5
   r = draw_models.FullRead().apply({}, x, x_hat, jnp.zeros((2, 16)))
   np.testing.assert_array_equal(r, jnp.concatenate([x.reshape(2, -1), x_hat.reshape(2, -1)], -1))
